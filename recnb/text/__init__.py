@@ -1,0 +1,1 @@
+"""Language: item descriptions, NL user profiles, prompt templates."""

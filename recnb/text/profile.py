@@ -1,0 +1,170 @@
+"""Scrutable NL user profiles: an ordered list of statements a person can read and edit.
+
+Each statement is one sentence with a polarity (like / dislike), a weight, the item ids it
+was drawn from, and who wrote it (generated from facts, by an LLM, or edited by the person).
+A structured ``facet`` (e.g. genre=Horror) is kept when the statement came from facts, so
+that evidence can be checked and a dislike can be matched against item facts.
+"""
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Iterable
+
+import pandas as pd
+
+POLARITIES = ("like", "dislike")
+SOURCES = ("generated", "llm", "edited")
+
+# facet name -> (items column, how a value reads in a sentence)
+FACETS = {
+    "genre": ("genres", "{v} films"),
+    "director": ("director", "films directed by {v}"),
+    "decade": ("year", "films from the {v}"),
+    "cast": ("cast", "films with {v}"),
+}
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@dataclass
+class Statement:
+    text: str
+    polarity: str = "like"
+    weight: float = 1.0
+    evidence: tuple = ()
+    source: str = "edited"
+    facet: dict | None = None  # {"kind": "genre", "value": "Horror"} when drawn from facts
+    flag: str | None = None  # why the evidence does not support it, when it does not
+    id: str = field(default_factory=_new_id)
+
+    def __post_init__(self):
+        if self.polarity not in POLARITIES:
+            raise ValueError(f"polarity must be one of {POLARITIES}, not {self.polarity!r}")
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, not {self.source!r}")
+        self.text = str(self.text).strip()
+        self.weight = float(self.weight)
+        self.evidence = tuple(int(i) for i in self.evidence)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["evidence"] = list(self.evidence)
+        return d
+
+
+@dataclass
+class Profile:
+    statements: list = field(default_factory=list)
+    user_id: Any = None
+
+    @property
+    def likes(self) -> list:
+        return [s for s in self.statements if s.polarity == "like" and s.text]
+
+    @property
+    def dislikes(self) -> list:
+        return [s for s in self.statements if s.polarity == "dislike" and s.text]
+
+    def is_empty(self) -> bool:
+        return not any(s.text for s in self.statements)
+
+    def to_text(self) -> str:
+        """One paragraph for prompts and queries, statements in the person's order."""
+        return " ".join(s.text if s.text.endswith((".", "!", "?")) else s.text + "." for s in self.statements if s.text)
+
+    def to_dict(self) -> dict:
+        return {"user_id": self.user_id, "statements": [s.to_dict() for s in self.statements]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Profile":
+        stmts = [Statement(**{**s, "evidence": tuple(s.get("evidence", ()))}) for s in d.get("statements", [])]
+        return cls(statements=stmts, user_id=d.get("user_id"))
+
+    def copy(self) -> "Profile":
+        return Profile([replace(s) for s in self.statements], self.user_id)
+
+    def __str__(self):
+        return self.to_text()
+
+
+def _facet_values(row: pd.Series, kind: str) -> list[str]:
+    col = FACETS[kind][0]
+    raw = row.get(col)
+    if raw is None or (not isinstance(raw, str) and pd.isna(raw)):
+        return []
+    if kind == "decade":
+        return [f"{int(raw) // 10 * 10}s"]
+    vals = [v.strip() for v in str(raw).split("|") if v.strip() and v.strip() != "(no genres listed)"]
+    return vals[:3] if kind == "cast" else vals  # cast lists are long; the first names are the most prominent
+
+
+def item_facets(row: pd.Series) -> dict[str, list[str]]:
+    """{facet kind: values} of one catalog row, used to check statements against items."""
+    return {kind: _facet_values(row, kind) for kind in FACETS}
+
+
+def profile_from_history(
+    items: pd.DataFrame,
+    history: Iterable[int],
+    ratings: Iterable[float] | None = None,
+    like_at: float = 4.0,
+    dislike_at: float = 2.5,
+    min_support: int = 3,
+    min_share: float = 0.6,
+    max_per_facet: int = 3,
+    facets: Iterable[str] = ("genre", "director", "decade", "cast"),
+    user_id: Any = None,
+) -> Profile:
+    """A deterministic profile from the facts of liked and disliked items.
+
+    A facet value (a genre, a director, a decade, an actor) becomes "I like ..." when at
+    least ``min_support`` liked items have it and at least ``min_share`` of the user's rated
+    items with it were liked; "I dislike ..." mirrors that for disliked items. Weights are the
+    share; evidence is the supporting items. Without ratings every history item counts as liked.
+    """
+    history = [int(i) for i in history]
+    ratings = list(ratings) if ratings is not None else [like_at] * len(history)
+    if len(ratings) != len(history):
+        raise ValueError("ratings and history differ in length")
+    catalog = items.set_index("item_id")
+    support = {p: defaultdict(list) for p in POLARITIES}
+    rated = defaultdict(int)
+    for item, r in zip(history, ratings):
+        if item not in catalog.index:
+            continue
+        polarity = "like" if r >= like_at else "dislike" if r <= dislike_at else None
+        row = catalog.loc[item]
+        for kind in facets:
+            for v in _facet_values(row, kind):
+                rated[(kind, v)] += 1
+                if polarity:
+                    support[polarity][(kind, v)].append(item)
+    statements = []
+    for kind in facets:
+        for polarity in POLARITIES:
+            found = []
+            for (k, v), ev in support[polarity].items():
+                share = len(ev) / rated[(k, v)]
+                if k == kind and len(ev) >= min_support and share >= min_share:
+                    found.append((len(ev), share, v, ev))
+            found.sort(key=lambda t: (-t[0], -t[1], t[2]))
+            for n, share, v, ev in found[:max_per_facet]:
+                verb = "I like" if polarity == "like" else "I dislike"
+                statements.append(Statement(
+                    text=f"{verb} {FACETS[kind][1].format(v=v)}", polarity=polarity, weight=round(share, 3),
+                    evidence=tuple(ev), source="generated", facet={"kind": kind, "value": v},
+                ))
+    order = {k: n for n, k in enumerate(facets)}
+    statements.sort(key=lambda s: (s.polarity != "like", order[s.facet["kind"]], -len(s.evidence)))
+    return Profile(statements, user_id=user_id)
+
+
+def profile_for_user(dataset_or_split, items: pd.DataFrame, user_id, **kw) -> Profile:
+    """Profile from a user's training history (a Split or a ratings frame)."""
+    train = getattr(dataset_or_split, "train", dataset_or_split)
+    h = train[train["user_id"] == user_id].sort_values("timestamp")
+    return profile_from_history(items, h["item_id"], h["rating"], user_id=user_id, **kw)

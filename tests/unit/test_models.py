@@ -1,0 +1,75 @@
+"""The bundled models: loading, the two LLM calls, and the clear errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import recnb
+from recnb.models.errors import ModelNotAvailableError, QuantizationUnavailableError
+
+
+def test_encoder_embeds(encoder):
+    v = encoder.encode(["a space adventure", "a romantic comedy"], normalize_embeddings=True)
+    assert v.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+
+
+def test_prefix_cached_scoring_matches_one_by_one(llm):
+    prefix = llm.chat_prompt("Would someone who loves Toy Story like this movie? Answer Yes or No.")
+    conts = [" Yes", " No", " Finding Nemo (2003)", " The Godfather Part II", " Up"]
+    cached = llm.score(prefix, conts, batch_size=2)  # batch of 2 exercises cache copies and padding
+    naive = llm.score_naive(prefix, conts)
+    np.testing.assert_allclose(cached, naive, atol=2e-3)
+    assert llm.score(prefix, conts[:1]).shape == (1,)
+    assert llm.stats["prefix_cache_hits"] >= 1
+
+
+def test_score_mean_reduction_and_bad_input(llm):
+    prefix = "The best movie ever is"
+    s = llm.score(prefix, [" Toy Story", " Star Wars: Episode IV"], reduce="sum")
+    m = llm.score(prefix, [" Toy Story", " Star Wars: Episode IV"], reduce="mean")
+    assert np.all(m >= s)  # log-probs are negative; averaging over >=1 tokens raises them
+    with pytest.raises(ValueError, match="empty continuation"):
+        llm.score(prefix, [""])
+    with pytest.raises(ValueError, match="non-empty prefix"):
+        llm.score("", [" Yes"])
+
+
+def test_generate_batch_and_chat_template(llm):
+    prompt = llm.chat_prompt("Name one movie.")
+    assert "<|im_start|>assistant" in prompt
+    outs = llm.generate([prompt, llm.chat_prompt("Say hello.")], max_new_tokens=5)
+    assert len(outs) == 2 and all(isinstance(o, str) and o.strip() for o in outs)
+    assert llm.stats["generated_tokens"] > 0
+
+
+def test_four_bit_on_cpu_is_one_clear_error():
+    with pytest.raises(QuantizationUnavailableError, match="needs a CUDA GPU"):
+        recnb.load_llm("smollm2-135m", device="cpu", quantization="4bit")
+    with pytest.raises(ValueError, match="quantization must be"):
+        recnb.load_llm("smollm2-135m", device="cpu", quantization="8bit")
+
+
+def test_cuda_without_gpu_is_clear_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        recnb.load_llm("smollm2-135m", device="cuda")
+
+
+def test_unavailable_models_name_the_bundled_alternative(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotAvailableError, match=r'load_llm\("smollm2-135m"\)'):
+        recnb.load_llm("some-org/not-a-real-llm-7b")
+    with pytest.raises(ModelNotAvailableError, match=r'load_encoder\("minilm"\)'):
+        recnb.load_encoder("some-org/not-a-real-encoder")
+
+
+def test_bundled_llm_export_is_reused():
+    from recnb.models.llm import exported_dir
+
+    first = exported_dir()
+    assert (first / "model.safetensors").exists() and (first / "config.json").exists()
+    assert exported_dir() == first

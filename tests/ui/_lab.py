@@ -49,9 +49,14 @@ KERNEL_TIMEOUT_MS = 120_000
 RUN_TIMEOUT_MS = 300_000
 
 
+def chromium_candidate() -> Path:
+    """Where the Chromium binary is looked for: ``$RECNB_CHROMIUM`` or Debian's path."""
+    return Path(os.environ.get("RECNB_CHROMIUM") or DEFAULT_CHROMIUM)
+
+
 def chromium_executable() -> Path | None:
     """The Chromium binary to drive, or None when it is not installed."""
-    path = Path(os.environ.get("RECNB_CHROMIUM", DEFAULT_CHROMIUM))
+    path = chromium_candidate()
     return path if path.is_file() and os.access(path, os.X_OK) else None
 
 
@@ -119,6 +124,10 @@ def lab_env(home: Path) -> dict:
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
+    # Never write outputs back into the repository's notebooks (they are stored without outputs).
+    docmanager = dirs["JUPYTER_CONFIG_DIR"] / "lab" / "user-settings" / "@jupyterlab" / "docmanager-extension"
+    docmanager.mkdir(parents=True, exist_ok=True)
+    (docmanager / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
     return env
 
 
@@ -290,7 +299,7 @@ def output_area(page):
 
 
 def tracebacks(page) -> list[str]:
-    """Texts of error outputs (tracebacks) and of stderr outputs that contain a Traceback."""
+    """Texts of error and stderr outputs that contain a Traceback (Lab renders errors as stderr)."""
     return page.evaluate(
         """() => {
           const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
@@ -298,7 +307,7 @@ def tracebacks(page) -> list[str]:
           const sel = '.jp-OutputArea [data-mime-type="application/vnd.jupyter.stderr"]';
           return [...panel.querySelectorAll(sel)]
             .map((n) => n.textContent)
-            .filter((t) => /Traceback|Error:/.test(t));
+            .filter((t) => t.includes('Traceback'));
         }"""
     )
 

@@ -30,7 +30,7 @@ def chromium_path() -> Path:
     path = _lab.chromium_executable()
     if path is None:
         _unavailable(
-            f"Chromium not found at {_lab.DEFAULT_CHROMIUM} (or $RECNB_CHROMIUM): "
+            f"Chromium not found at {_lab.chromium_candidate()} (set $RECNB_CHROMIUM to use another): "
             "install Debian's package with `apt-get install -y chromium` to run the browser tests"
         )
     return path

@@ -1,0 +1,210 @@
+"""MovieLens sets you download from GroupLens yourself: ml-1m (``::`` files) and ml-latest / ml-32m (CSV).
+
+recnb ships none of these files (ml-1m's licence forbids redistribution; the large sets
+are too big). Point the loader at the folder or at the zip as downloaded::
+
+    load_dataset("ml-1m", "~/Downloads/ml-1m.zip", checksums="~/Downloads/ml-1m.zip.md5")
+    load_dataset("ml-32m", "~/data/ml-32m")
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+
+from recnb.data.dataset import Dataset
+from recnb.data.describe import describe_movie
+from recnb.data.errors import EncodingError, SchemaError
+from recnb.data.files import Source
+from recnb.data.registry import DatasetSpec, register_dataset
+from recnb.data.schema import check_schema, finish_items, finish_ratings, require_columns
+from recnb.data.titles import split_title_year
+
+GROUPLENS = "https://files.grouplens.org/datasets/movielens"
+LICENCE_NOTE = ("MovieLens data from GroupLens (University of Minnesota): see the README in the download "
+                "for its terms (research use, no endorsement, cite Harper & Konstan 2015).")
+
+
+def _how_to_get(name: str) -> str:
+    return (f"download {GROUPLENS}/{name}.zip (and {name}.zip.md5 to check it), then pass the zip "
+            f"or the unzipped {name}/ folder as path=")
+
+
+# --------------------------------------------------------------------------- ml-1m
+ML1M_FILES = {
+    "ratings.dat": ["user_id", "item_id", "rating", "timestamp"],
+    "movies.dat": ["item_id", "title", "genres"],
+    "users.dat": ["user_id", "gender", "age", "occupation", "zip_code"],
+}
+
+
+def _read_dat(src: Source, name: str, dtypes: dict) -> pd.DataFrame:
+    """One ``::``-separated ml-1m file. ml-1m is ISO-8859-1; a copy re-saved as UTF-8 also reads."""
+    text = src.read_text(name, encodings=("utf-8", "latin-1"))
+    cols = ML1M_FILES[name]
+    lines = text.splitlines()
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        n = line.count("::") + 1
+        if n != len(cols):
+            raise SchemaError(
+                f"ml-1m: {name} line {no} has {n} field(s), expected {len(cols)} "
+                f"({'::'.join(cols)}): {line[:80]!r}",
+                path=src.where(name), fix=f"use the file exactly as downloaded. {_how_to_get('ml-1m')}",
+            )
+    body = "\n".join(line.replace("::", "\t") for line in lines if line.strip())
+    try:
+        return pd.read_csv(io.StringIO(body), sep="\t", header=None, names=cols, dtype=dtypes,
+                           quoting=csv.QUOTE_NONE, keep_default_na=False)
+    except ValueError as err:
+        raise SchemaError(f"ml-1m: {name} holds a value of the wrong type ({err})", path=src.where(name),
+                          fix=f"use the file exactly as downloaded. {_how_to_get('ml-1m')}") from None
+
+
+def load_ml_1m(path, checksums=None, manifest: bool = True) -> Dataset:
+    """MovieLens 1M: 1,000,209 ratings (1-5 stars) by 6,040 users on 3,706 of 3,883 movies, 2000-2003.
+
+    ``checksums``: {file: md5/sha256}, a ``.md5`` file, or the zip's digest; a ``ml-1m.zip.md5``
+    beside the zip is checked automatically. Extras: ``users`` (gender, age band, occupation, zip).
+    """
+    src = Source(path, "ml-1m", ["ratings.dat", "movies.dat"], subdirs=["ml-1m"], zips=["ml-1m.zip"],
+                 how_to_get=_how_to_get("ml-1m"))
+    used = [n for n in ML1M_FILES if src.has(n)]
+    src.verify(checksums, used, manifest=manifest)
+    ratings = _read_dat(src, "ratings.dat", {"user_id": "int64", "item_id": "int64", "rating": "float64",
+                                             "timestamp": "int64"})
+    movies = _read_dat(src, "movies.dat", {"item_id": "int64", "title": "str", "genres": "str"})
+    users = None
+    if src.has("users.dat"):
+        users = _read_dat(src, "users.dat", {"user_id": "int64", "gender": "str", "age": "int64",
+                                             "occupation": "int64", "zip_code": "str"})
+    items = _movie_items(movies)
+    ratings = finish_ratings(ratings)
+    check_schema(items, ratings, "ml-1m")
+    src.record()
+    return Dataset("ml-1m", items, ratings, users=users,
+                   info={"path": str(src.zip_path or src.folder), "files": used, "licence": LICENCE_NOTE})
+
+
+def _movie_items(movies: pd.DataFrame, top_tags: pd.Series | None = None) -> pd.DataFrame:
+    """title "Toy Story (1995)" -> title "Toy Story", year 1995; a description for each movie."""
+    parsed = [split_title_year(t) for t in movies["title"].astype(str)]
+    items = movies.copy()
+    items["title"] = [t for t, _ in parsed]
+    items["year"] = pd.array([y for _, y in parsed], dtype="Int64")
+    items["genres"] = items["genres"].fillna("").astype(str).replace("(no genres listed)", "")
+    tags = top_tags if top_tags is not None else pd.Series(dtype=object)
+    descriptions = []
+    for iid, title, year, genres in items[["item_id", "title", "year", "genres"]].itertuples(index=False):
+        text = describe_movie(title, year, genres)
+        tag_list = tags.get(iid)
+        if tag_list:
+            text += " MovieLens users tagged it: " + ", ".join(tag_list) + "."
+        descriptions.append(text)
+    items["description"] = descriptions
+    return finish_items(items)
+
+
+# --------------------------------------------------------------------------- ml-latest / ml-32m (CSV)
+CSV_COLUMNS = {
+    "ratings.csv": ["userId", "movieId", "rating", "timestamp"],
+    "movies.csv": ["movieId", "title", "genres"],
+    "tags.csv": ["userId", "movieId", "tag", "timestamp"],
+    "links.csv": ["movieId", "imdbId", "tmdbId"],
+}
+
+
+def _read_csv(src: Source, name: str, dtypes: dict, nrows: int | None = None, small: bool = True) -> pd.DataFrame:
+    """A GroupLens CSV (UTF-8, header row). Small files are decoded whole for exact error positions."""
+    fix = f"use the file exactly as downloaded (UTF-8 CSV with a header). {src.how_to_get}"
+    try:
+        if small:
+            stream = src.text_stream(name)
+            header = next(csv.reader([stream.readline()]), [])
+            stream.seek(0)
+            require_columns(header, CSV_COLUMNS[name], f"{src.dataset}: {name}", where=src.where(name), fix=fix)
+            return pd.read_csv(stream, usecols=CSV_COLUMNS[name], dtype=dtypes, nrows=nrows,
+                               keep_default_na=name == "links.csv")
+        with src.open_binary(name) as fh:
+            header = fh.readline().decode("utf-8", errors="replace").strip().split(",")
+            require_columns(header, CSV_COLUMNS[name], f"{src.dataset}: {name}", where=src.where(name), fix=fix)
+            return pd.read_csv(fh, header=None, names=header, usecols=CSV_COLUMNS[name], dtype=dtypes,
+                               nrows=nrows, encoding="utf-8", engine="c")
+    except UnicodeDecodeError as err:
+        raise EncodingError(f"{src.dataset}: {name} is not valid UTF-8 ({err.reason} near byte {err.start})",
+                            path=src.where(name), fix=fix) from None
+    except (ValueError, pd.errors.ParserError) as err:
+        if isinstance(err, SchemaError):
+            raise
+        raise SchemaError(f"{src.dataset}: {name} cannot be parsed ({str(err).splitlines()[0]})",
+                          path=src.where(name), fix=fix) from None
+
+
+def _top_tags(tags: pd.DataFrame, k: int = 5) -> pd.Series:
+    """item_id -> its k most applied tags (lowercased; ties alphabetical)."""
+    t = tags.assign(tag=tags["tag"].astype(str).str.strip().str.lower())
+    t = t[t["tag"] != ""]
+    counts = t.groupby(["item_id", "tag"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["item_id", "n", "tag"], ascending=[True, False, True], kind="mergesort")
+    return counts.groupby("item_id")["tag"].apply(lambda s: list(s[:k]))
+
+
+def _load_csv_set(name: str, path, checksums=None, manifest: bool = True, nrows: int | None = None,
+                  tag_descriptions: bool = True) -> Dataset:
+    src = Source(path, name, ["ratings.csv", "movies.csv"], subdirs=[name], zips=[f"{name}.zip"],
+                 how_to_get=_how_to_get(name))
+    used = [n for n in CSV_COLUMNS if src.has(n)]
+    src.verify(checksums, used, manifest=manifest)
+    raw = _read_csv(src, "ratings.csv", {"userId": "int64", "movieId": "int64", "rating": "float64",
+                                         "timestamp": "int64"}, nrows=nrows, small=False)
+    ratings = raw.rename(columns={"userId": "user_id", "movieId": "item_id"})
+    movies = _read_csv(src, "movies.csv", {"movieId": "int64", "title": "str", "genres": "str"})
+    movies = movies.rename(columns={"movieId": "item_id"})
+    tags = None
+    if src.has("tags.csv"):
+        tags = _read_csv(src, "tags.csv", {"userId": "int64", "movieId": "int64", "tag": "str",
+                                           "timestamp": "int64"})
+        tags = tags.rename(columns={"userId": "user_id", "movieId": "item_id"}).sort_values(
+            ["user_id", "timestamp", "item_id"], kind="mergesort").reset_index(drop=True)
+    items = _movie_items(movies, _top_tags(tags) if tags is not None and tag_descriptions else None)
+    if src.has("links.csv"):
+        links = _read_csv(src, "links.csv", {"movieId": "int64", "imdbId": "Int64", "tmdbId": "Int64"})
+        links = links.rename(columns={"movieId": "item_id"})
+        imdb = links["imdbId"].map(lambda v: "" if pd.isna(v) else f"tt{int(v):07d}")
+        items = items.merge(links.assign(imdb_id=imdb)[["item_id", "imdb_id", "tmdbId"]]
+                            .rename(columns={"tmdbId": "tmdb_id"}), on="item_id", how="left")
+        items["imdb_id"] = items["imdb_id"].fillna("").astype(str)
+    ratings = finish_ratings(ratings)
+    check_schema(items, ratings, name)
+    src.record()
+    return Dataset(name, items, ratings, tags=tags,
+                   info={"path": str(src.zip_path or src.folder), "files": used, "licence": LICENCE_NOTE,
+                         "nrows": nrows})
+
+
+def load_ml_latest(path, checksums=None, manifest: bool = True, nrows: int | None = None,
+                   tag_descriptions: bool = True) -> Dataset:
+    """MovieLens latest (full or -small; CSV). Extras: ``tags``; items gain imdb_id/tmdb_id from links.csv.
+
+    ``nrows`` reads only the first rows of ratings.csv (sorted by user, so: the first users),
+    for a quick look at a large set. ``tag_descriptions`` adds each movie's top tags to its description.
+    """
+    return _load_csv_set("ml-latest", path, checksums, manifest, nrows, tag_descriptions)
+
+
+def load_ml_32m(path, checksums=None, manifest: bool = True, nrows: int | None = None,
+                tag_descriptions: bool = True) -> Dataset:
+    """MovieLens 32M (CSV, same layout as ml-latest): 32M ratings, 200k users, 87k movies."""
+    return _load_csv_set("ml-32m", path, checksums, manifest, nrows, tag_descriptions)
+
+
+register_dataset(DatasetSpec("ml-1m", load_ml_1m, bundled=False, how_to_get=_how_to_get("ml-1m"),
+                             summary="MovieLens 1M: 1M ratings, 6,040 users, 3,883 movies, user demographics"))
+register_dataset(DatasetSpec("ml-latest", load_ml_latest, bundled=False, how_to_get=_how_to_get("ml-latest"),
+                             summary="MovieLens latest (CSV; also reads ml-latest-small): ratings, tags, links"))
+register_dataset(DatasetSpec("ml-32m", load_ml_32m, bundled=False, how_to_get=_how_to_get("ml-32m"),
+                             summary="MovieLens 32M (CSV): 32M ratings, 200k users, 87k movies, tags"))
+
+__all__ = ["load_ml_1m", "load_ml_latest", "load_ml_32m"]

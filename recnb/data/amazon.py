@@ -131,13 +131,13 @@ def load_amazon_reviews_2023(path, category: str | None = None, checksums=None, 
     rows = []
     for no, r in _records(src, review_name, REVIEW_KEYS, nrows):
         try:
-            rating, ts = float(r["rating"]), int(r["timestamp"])
+            rating, ts, votes = float(r["rating"]), int(r["timestamp"]), int(r.get("helpful_vote") or 0)
         except (TypeError, ValueError):
-            raise SchemaError(f"{NAME}: {review_name} line {no}: rating/timestamp are not numbers "
-                              f"({r['rating']!r}, {r['timestamp']!r})", path=src.where(review_name),
-                              fix=f"use the file exactly as downloaded. {HOW_TO_GET}") from None
+            raise SchemaError(f"{NAME}: {review_name} line {no}: rating/timestamp/helpful_vote are not numbers "
+                              f"({r['rating']!r}, {r['timestamp']!r}, {r.get('helpful_vote')!r})",
+                              path=src.where(review_name), fix=f"use the file exactly as downloaded. {HOW_TO_GET}") from None
         rows.append((str(r["user_id"]), str(r["parent_asin"]), str(r.get("asin") or r["parent_asin"]), rating,
-                     ts, r.get("title") or "", r.get("text") or "", int(r.get("helpful_vote") or 0),
+                     ts, r.get("title") or "", r.get("text") or "", votes,
                      bool(r.get("verified_purchase", False)), no))
     reviews = pd.DataFrame(rows, columns=["user_id", "item_id", "asin", "rating", "timestamp", "title", "text",
                                           "helpful_vote", "verified_purchase", "_line"])

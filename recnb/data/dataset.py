@@ -83,7 +83,7 @@ class Dataset:
         for extra in ("reviews", "dialogues", "tags", "users"):
             frame = getattr(self, extra)
             if frame is not None:
-                out[extra if extra != "users" else "user_rows"] = len(frame)
+                out[extra if extra != "users" else "user_profiles"] = len(frame)
         return out
 
     # -- evaluation ----------------------------------------------------------------

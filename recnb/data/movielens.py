@@ -15,7 +15,7 @@ import pandas as pd
 
 from recnb.data.dataset import Dataset
 from recnb.data.describe import describe_movie
-from recnb.data.errors import EncodingError, SchemaError
+from recnb.data.errors import DatasetError, EncodingError, SchemaError
 from recnb.data.files import Source
 from recnb.data.registry import DatasetSpec, register_dataset
 from recnb.data.schema import check_schema, finish_items, finish_ratings, require_columns
@@ -136,7 +136,7 @@ def _read_csv(src: Source, name: str, dtypes: dict, nrows: int | None = None, sm
         raise EncodingError(f"{src.dataset}: {name} is not valid UTF-8 ({err.reason} near byte {err.start})",
                             path=src.where(name), fix=fix) from None
     except (ValueError, pd.errors.ParserError) as err:
-        if isinstance(err, SchemaError):
+        if isinstance(err, DatasetError):  # our own errors (also ValueErrors) pass through unchanged
             raise
         raise SchemaError(f"{src.dataset}: {name} cannot be parsed ({str(err).splitlines()[0]})",
                           path=src.where(name), fix=fix) from None

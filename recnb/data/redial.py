@@ -128,7 +128,11 @@ def load_redial(path, checksums=None, manifest: bool = True) -> Dataset:
                 })
 
     if src.has(extra_csv):
-        table = pd.read_csv(src.text_stream(extra_csv), dtype=str, keep_default_na=False)
+        try:
+            table = pd.read_csv(src.text_stream(extra_csv), dtype=str, keep_default_na=False)
+        except (ValueError, pd.errors.ParserError) as err:
+            raise SchemaError(f"{NAME}: {extra_csv} cannot be parsed ({str(err).splitlines()[0]})",
+                              path=src.where(extra_csv), fix=HOW_TO_GET) from None
         require_columns(table.columns, ["movieId", "movieName"], f"{NAME}: {extra_csv}", where=src.where(extra_csv))
         for mid, title in zip(table["movieId"], table["movieName"]):
             if not titles.get(_movie_id(mid)):

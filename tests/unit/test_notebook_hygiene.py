@@ -26,3 +26,20 @@ def test_each_notebook_is_clean(repo_root, name):
         params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(params) == 1, f"{path.name}: needs exactly one cell tagged 'parameters'"
         assert re.search(r"^TINY\s*=", "".join(params[0]["source"]), re.M), f"{path.name}: parameters cell must set TINY"
+
+
+def test_notebook_sources_match(repo_root):
+    """notebooks/src/NN_*.py (the reviewable source) and the .ipynb never drift apart."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nbbuild", repo_root / "tools" / "nbbuild.py")
+    nbbuild = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nbbuild)
+    for src in sorted((repo_root / "notebooks" / "src").glob("[0-9][0-9]_*.py")):
+        built = nbbuild.build(src.read_text())
+        stored = json.loads((repo_root / "notebooks" / (src.stem + ".ipynb")).read_text())
+        as_text = lambda cells: [(c["cell_type"], "".join(c["source"]), c.get("metadata", {}).get("tags", [])) for c in cells]
+        assert as_text(built.cells) == as_text(stored["cells"]), (
+            f"{src.name} and its notebook differ: run `python tools/nbbuild.py {src.relative_to(repo_root)} "
+            f"notebooks/{src.stem}.ipynb`"
+        )

@@ -271,8 +271,9 @@ def build_items(movies: pd.DataFrame, wd: pd.DataFrame, matches: pd.DataFrame) -
         # name them explicitly rather than guess.
         title = str(title) if not pd.isna(title) else f"Unknown title (MovieLens {mid})"
         f = facts.get(mid, empty)
-        rec = {"item_id": mid, "title": title, "year": pd.NA if pd.isna(year) else int(year),
-               "genres": "" if pd.isna(genres) else str(genres)}
+        # "(no genres listed)" -> "", as every recnb loader writes unknown genres.
+        genres = "" if pd.isna(genres) or genres == "(no genres listed)" else str(genres)
+        rec = {"item_id": mid, "title": title, "year": pd.NA if pd.isna(year) else int(year), "genres": genres}
         rec.update(f)
         rec["has_facts"] = mid in facts
         rec["description"] = describe_movie(
@@ -333,7 +334,7 @@ FIELDS = [
     ("title", "str", "MovieLens title as given, e.g. \"Usual Suspects, The\" (article at the end, "
      "alternate titles in brackets). Five titles missing in the source read \"Unknown title (MovieLens <id>)\"."),
     ("year", "Int64", "Release year from MovieLens (NA for the five items without a title)."),
-    ("genres", "str", "MovieLens genres joined with \"|\" (\"(no genres listed)\" as in the source)."),
+    ("genres", "str", "MovieLens genres joined with \"|\"; \"\" where the source says \"(no genres listed)\"."),
     ("description", "str", "One plain-language paragraph composed from the fields below by "
      "`recnb.data.describe.describe_movie` (title, year, genres, director, top-3 cast, country, "
      "language, runtime, awards); items without facts get title, year and genres only."),
@@ -366,8 +367,11 @@ def data_card(items: pd.DataFrame, ratings: pd.DataFrame, cov: dict, vers: dict)
     per_user = ratings.groupby("user_id").size()
     start = pd.to_datetime(ratings["timestamp"].min(), unit="s").date()
     end = pd.to_datetime(ratings["timestamp"].max(), unit="s").date()
-    field_rows = "\n".join(f"| `{n}` | {t} | {d} |" for n, t, d in FIELDS)
-    rating_rows = "\n".join(f"| `{n}` | {t} | {d} |" for n, t, d in RATING_FIELDS)
+    def row(n, t, d):  # a literal "|" would split a Markdown table cell
+        return f"| `{n}` | {t} | {d.replace('|', chr(92) + '|')} |"
+
+    field_rows = "\n".join(row(*f) for f in FIELDS)
+    rating_rows = "\n".join(row(*f) for f in RATING_FIELDS)
     stage_rows = "\n".join(f"| {s} | {n:,} |" for s, n in cov["by_stage"].items())
     ver_rows = ", ".join(f"{k} {v}" for k, v in vers.items())
     example = items.loc[items["has_facts"]].iloc[0]

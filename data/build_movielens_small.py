@@ -269,7 +269,7 @@ def build_items(movies: pd.DataFrame, wd: pd.DataFrame, matches: pd.DataFrame) -
         mid = int(mid)
         # Five dslabs titles are missing (their MovieLens titles carry no "(year)");
         # name them explicitly rather than guess.
-        title = str(title) if not pd.isna(title) else f"Unknown title (MovieLens {mid})"
+        title = str(title) if not pd.isna(title) else f"Untitled MovieLens movie {mid}"
         f = facts.get(mid, empty)
         # "(no genres listed)" -> "", as every recnb loader writes unknown genres.
         genres = "" if pd.isna(genres) or genres == "(no genres listed)" else str(genres)
@@ -332,7 +332,7 @@ def coverage(items: pd.DataFrame, ratings: pd.DataFrame) -> dict:
 FIELDS = [
     ("item_id", "int64", "MovieLens movieId (same ids as ml-latest-small, ml-latest and ml-32m)."),
     ("title", "str", "MovieLens title as given, e.g. \"Usual Suspects, The\" (article at the end, "
-     "alternate titles in brackets). Five titles missing in the source read \"Unknown title (MovieLens <id>)\"."),
+     "alternate titles in brackets). Five titles missing in the source read \"Untitled MovieLens movie <id>\"."),
     ("year", "Int64", "Release year from MovieLens (NA for the five items without a title)."),
     ("genres", "str", "MovieLens genres joined with \"|\"; \"\" where the source says \"(no genres listed)\"."),
     ("description", "str", "One plain-language paragraph composed from the fields below by "

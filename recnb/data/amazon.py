@@ -124,7 +124,7 @@ def load_amazon_reviews_2023(path, category: str | None = None, checksums=None, 
     ``reviews``: every review with its title and text; timestamps converted to seconds.
     ``nrows`` caps the review lines read (for a first look at a big category).
     """
-    folder, review_name, meta_name = _find_files(Path(path).expanduser(), category)
+    folder, review_name, meta_name = _find_files(Path(path).expanduser().absolute(), category)
     src = Source(folder, NAME, [review_name, meta_name], how_to_get=HOW_TO_GET)
     src.verify(checksums, [review_name, meta_name], manifest=manifest)
 

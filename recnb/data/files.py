@@ -34,7 +34,7 @@ class Source:
         self.folder: Path | None = None
         self._members: dict[str, str] = {}
         required, any_of = list(required), list(any_of)
-        path = Path(path).expanduser()
+        path = Path(path).expanduser().absolute()  # errors show where exactly we looked
         if not path.exists():
             raise MissingFileError(f"{dataset}: {path} does not exist", path=path, fix=how_to_get)
         if path.is_file():

@@ -99,7 +99,7 @@ print(query.profile_text)
 # Each item description is embedded once (cached on disk, so a second run re-embeds nothing),
 # and a FAISS index finds the closest items to the profile, skipping movies the person has seen.
 
-# %%
+# %% tags=first-recommendation
 catalog = items if not TINY else items[items.item_id.isin(
     pd.concat([history.item_id, test.item_id, items.item_id.iloc[:1500]]))]
 ranker = BiEncoderRanker(recnb.load_encoder("minilm")).fit(train, catalog)

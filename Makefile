@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.recnb-installed
 EXTRAS ?= dev
 PORT ?= 8888
+TOKEN ?= $(shell python3 -c 'import secrets; print(secrets.token_hex(16))')
+# gpu-check runs with the venv by default; on a machine whose own python has CUDA torch, pass
+# GPU_PYTHON=python3 (recnb importable, e.g. PYTHONPATH=.) to skip the venv bootstrap.
+GPU_PYTHON ?= $(BIN)/python
 
 .PHONY: lab test test-unit bench gpu-check data install clean-venv
 
@@ -20,8 +24,11 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 lab: $(STAMP)
-	@echo "JupyterLab: http://127.0.0.1:$(PORT)/lab/tree/notebooks/00_start_here.ipynb"
-	$(BIN)/jupyter lab --no-browser --ip 127.0.0.1 --port $(PORT) $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/00_start_here.ipynb
+	@echo ""
+	@echo "  recnb JupyterLab: http://127.0.0.1:$(PORT)/lab/tree/notebooks/00_start_here.ipynb?token=$(TOKEN)"
+	@echo ""
+	$(BIN)/jupyter lab --no-browser --ip 127.0.0.1 --port $(PORT) --IdentityProvider.token=$(TOKEN) \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/00_start_here.ipynb
 
 # The whole suite: unit tests, every notebook in tiny mode, browser tests.
 test: $(STAMP)
@@ -33,9 +40,11 @@ test-unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
-gpu-check: $(STAMP)
-	$(BIN)/pip install -c constraints.txt -e ".[gpu]"
-	$(BIN)/python -m pytest tests -m gpu -v
+# GPU checks (CUDA machine): 4-bit/bf16 loading, unload, scoring latency, QLoRA; results are
+# recorded into benchmarks/results.json by the tests themselves.
+gpu-check:
+	@if [ "$(GPU_PYTHON)" = "$(BIN)/python" ]; then $(MAKE) $(STAMP) && $(BIN)/pip install -c constraints.txt -e ".[gpu]"; fi
+	$(GPU_PYTHON) -m pytest tests/gpu -v -rs
 
 data: $(STAMP)
 	$(BIN)/python data/build_movielens_small.py

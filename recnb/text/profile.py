@@ -7,6 +7,7 @@ that evidence can be checked and a dislike can be matched against item facts.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
@@ -28,6 +29,44 @@ FACETS = {
 
 def _new_id() -> str:
     return uuid.uuid4().hex[:8]
+
+
+# Phrases that make a sentence a dispreference. Embeddings ignore negation, so the polarity has
+# to be read from the words; a short list covers how people write profiles ("I can't stand ...").
+_DISLIKE = re.compile(
+    r"\b(dislike[sd]?|hate[sd]?|loathe|detest|avoid|can'?t stand|cannot stand|"
+    r"(?:do|does|did)(?:n'?t| not) (?:like|enjoy|care for|want)|not (?:a fan|into|for me|interested)|"
+    r"never (?:watch|want)|no more|tired of|sick of|bored by|stay away)\b",
+    re.IGNORECASE,
+)
+# A leading "I (really) like / dislike ..." taken off before embedding: what is left is the topic.
+_LEAD = re.compile(
+    r"^\s*(?:and\s+|but\s+|also\s+)?(?:i|i'm|i am)?\s*(?:really|also|generally|usually|mostly|very much|"
+    r"absolutely|definitely|strongly|totally)?\s*"
+    r"(?:(?:do|does)(?:n'?t| not)\s+(?:like|enjoy|care for|want)|can'?t stand|cannot stand|"
+    r"(?:am\s+)?not (?:a fan of|into|interested in)|(?:am\s+)?(?:a fan of|into|tired of|sick of|bored by)|"
+    r"like|love|enjoy|adore|prefer|dislike|hate|loathe|detest|avoid)\s+",
+    re.IGNORECASE,
+)
+
+
+def detect_polarity(text: str) -> str | None:
+    """'dislike' when the sentence says so, 'like' when it states a liking, None when it says neither."""
+    if _DISLIKE.search(text):
+        return "dislike"
+    if re.search(r"\b(like|love|enjoy|adore|prefer|fan of|into)\b", text, re.IGNORECASE):
+        return "like"
+    return None
+
+
+def statement_topic(text: str) -> str:
+    """The thing a statement is about: "I dislike Horror films." -> "Horror films".
+
+    Scorers embed the topic and apply the polarity themselves; with nothing to strip the whole
+    sentence is the topic (the embedding still lands near what it talks about).
+    """
+    topic = _LEAD.sub("", str(text).strip(), count=1).strip().rstrip(".!?;").strip()
+    return topic or str(text).strip()
 
 
 @dataclass
@@ -61,6 +100,21 @@ class Profile:
     statements: list = field(default_factory=list)
     user_id: Any = None
 
+    def __len__(self):
+        return len(self.statements)
+
+    def __iter__(self):
+        return iter(self.statements)
+
+    def get(self, statement_id: str) -> Statement:
+        for s in self.statements:
+            if s.id == statement_id:
+                return s
+        raise KeyError(f"no statement with id {statement_id!r} in this profile (ids: {[s.id for s in self.statements]})")
+
+    def index_of(self, statement_id: str) -> int:
+        return self.statements.index(self.get(statement_id))
+
     @property
     def likes(self) -> list:
         return [s for s in self.statements if s.polarity == "like" and s.text]
@@ -83,6 +137,18 @@ class Profile:
     def from_dict(cls, d: dict) -> "Profile":
         stmts = [Statement(**{**s, "evidence": tuple(s.get("evidence", ()))}) for s in d.get("statements", [])]
         return cls(statements=stmts, user_id=d.get("user_id"))
+
+    @classmethod
+    def from_text(cls, text: str, user_id: Any = None, source: str = "edited") -> "Profile":
+        """Split free text into statements (sentences and "but" clauses), reading each one's polarity.
+
+        "I love space operas. I can't stand horror." -> a like and a dislike. A sentence that
+        states neither inherits "like" (a person describing their taste names what they want).
+        """
+        parts = re.split(r"(?<=[.!?;])\s+|\n+|,?\s+but\s+", str(text or ""))
+        stmts = [Statement(p.strip(), polarity=detect_polarity(p) or "like", source=source)
+                 for p in parts if p and p.strip(" .!?;")]
+        return cls(stmts, user_id=user_id)
 
     def copy(self) -> "Profile":
         return Profile([replace(s) for s in self.statements], self.user_id)

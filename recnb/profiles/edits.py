@@ -1,0 +1,119 @@
+"""Edits to a profile as pure functions: each takes a Profile and returns a new one.
+
+An :class:`Edit` is a small record (op + arguments) so that the widget, the edit log, undo/redo
+and tests all speak the same language: ``apply_edit(profile, Edit("flip", id="a1b2c3d4"))``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from recnb.text.profile import POLARITIES, Profile, Statement, detect_polarity
+
+OPS = ("add", "edit", "delete", "move", "flip", "weight", "replace")
+MAX_WEIGHT = 10.0
+
+
+class ProfileEditError(ValueError):
+    """An edit that cannot be applied (unknown statement, empty text, bad weight...)."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    op: str
+    id: str | None = None  # the statement edited (not for "add" / "replace")
+    text: str | None = None
+    polarity: str | None = None
+    weight: float | None = None
+    index: int | None = None  # "move": the new position; "add": where to insert (default: end)
+    profile: Profile | None = field(default=None, compare=False)  # "replace": the whole new profile
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Edit":
+        """From a widget message: unknown keys are an error, not silently ignored."""
+        known = {"op", "id", "text", "polarity", "weight", "index"}
+        extra = set(d) - known
+        if extra:
+            raise ProfileEditError(f"unknown edit field(s) {sorted(extra)}; an edit has {sorted(known)}")
+        if d.get("op") not in OPS:
+            raise ProfileEditError(f"unknown edit op {d.get('op')!r}; use one of {OPS}")
+        return cls(**d)
+
+
+def _statement(profile: Profile, sid) -> int:
+    try:
+        return profile.index_of(sid)
+    except KeyError as exc:
+        raise ProfileEditError(str(exc.args[0])) from None
+
+
+def _weight(w) -> float:
+    try:
+        w = float(w)
+    except (TypeError, ValueError):
+        raise ProfileEditError(f"weight must be a number, not {w!r}") from None
+    if not math.isfinite(w) or not 0 <= w <= MAX_WEIGHT:
+        raise ProfileEditError(f"weight must be between 0 and {MAX_WEIGHT:g}, not {w!r}")
+    return w
+
+
+def _text(t) -> str:
+    t = str(t or "").strip()
+    if not t:
+        raise ProfileEditError("a statement needs some text (delete it instead of emptying it)")
+    return t
+
+
+def apply_edit(profile: Profile, edit: Edit) -> tuple[Profile, str]:
+    """(new profile, one-line description for the edit log). The input profile is never changed."""
+    p = profile.copy()
+    st = p.statements
+    if edit.op == "add":
+        text = _text(edit.text)
+        polarity = edit.polarity or detect_polarity(text) or "like"
+        if polarity not in POLARITIES:
+            raise ProfileEditError(f"polarity must be one of {POLARITIES}, not {polarity!r}")
+        s = Statement(text, polarity=polarity, weight=_weight(1.0 if edit.weight is None else edit.weight), source="edited")
+        at = len(st) if edit.index is None else max(0, min(int(edit.index), len(st)))
+        st.insert(at, s)
+        return p, f"added {polarity} '{text}'"
+    if edit.op == "replace":
+        if edit.profile is None:
+            raise ProfileEditError("'replace' needs a profile")
+        return edit.profile.copy(), f"replaced the profile ({len(edit.profile)} statements)"
+    i = _statement(p, edit.id)
+    old = st[i]
+    if edit.op == "edit":
+        text = _text(edit.text)
+        said = detect_polarity(text)
+        polarity = edit.polarity or (said if said and text != old.text else old.polarity)
+        st[i] = replace(old, text=text, polarity=polarity, source="edited", flag=None, facet=None)
+        note = f" (polarity {polarity}, read from the text)" if polarity != old.polarity and not edit.polarity else ""
+        return p, f"edited '{old.text}' -> '{text}'{note}"
+    if edit.op == "delete":
+        del st[i]
+        return p, f"deleted '{old.text}'"
+    if edit.op == "move":
+        if edit.index is None:
+            raise ProfileEditError("'move' needs an index")
+        j = max(0, min(int(edit.index), len(st) - 1))
+        st.insert(j, st.pop(i))
+        return p, f"moved '{old.text}' from {i + 1} to {j + 1}"
+    if edit.op == "flip":
+        polarity = "dislike" if old.polarity == "like" else "like"
+        st[i] = replace(old, polarity=polarity, text=_flip_text(old.text, polarity), source="edited")
+        return p, f"flipped '{old.text}' to {polarity}"
+    if edit.op == "weight":
+        w = _weight(edit.weight)
+        st[i] = replace(old, weight=w, source="edited")
+        return p, f"weight of '{old.text}' {old.weight:g} -> {w:g}"
+    raise ProfileEditError(f"unknown edit op {edit.op!r}; use one of {OPS}")
+
+
+def _flip_text(text: str, polarity: str) -> str:
+    """Keep the words in line with the polarity: "I like X" <-> "I dislike X"; other wording stays."""
+    if polarity == "dislike" and text.startswith("I like "):
+        return "I dislike " + text[len("I like "):]
+    if polarity == "like" and text.startswith("I dislike "):
+        return "I like " + text[len("I dislike "):]
+    return text

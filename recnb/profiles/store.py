@@ -1,0 +1,200 @@
+"""Saving and loading profiles without loss: versioned JSON, atomic writes, every version kept.
+
+Layout for ``alice.json``::
+
+    alice.json                  the current profile
+    alice.json.versions/        every save, oldest first: 000001.json, 000002.json, ...
+
+A save writes the new version into ``versions/`` and then replaces ``alice.json``; each of the
+two steps writes a temp file in the same folder, fsyncs it and ``os.replace``s it over the target
+(atomic on POSIX and Windows), then fsyncs the folder. A process killed at any moment leaves the
+previous ``alice.json`` whole; at worst ``versions/`` holds the new version that never became
+current, and a stray ``.tmp`` file that the next save removes.
+
+Loading validates against a JSON schema (jsonschema) and raises one :class:`ProfileFileError`
+that names the file and what is wrong with it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import json
+import os
+import re
+from pathlib import Path
+
+from recnb.text.profile import POLARITIES, SOURCES, Profile
+
+SCHEMA_VERSION = 1
+
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "recnb profile",
+    "type": "object",
+    "required": ["schema_version", "profile"],
+    "properties": {
+        "schema_version": {"type": "integer", "minimum": 1},
+        "saved_at": {"type": "string"},
+        "version": {"type": "integer", "minimum": 1},
+        "note": {"type": "string"},
+        "profile": {
+            "type": "object",
+            "required": ["statements"],
+            "properties": {
+                "user_id": {},
+                "statements": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "text", "polarity", "weight"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "id": {"type": "string", "minLength": 1},
+                            "text": {"type": "string"},
+                            "polarity": {"enum": list(POLARITIES)},
+                            "weight": {"type": "number", "minimum": 0},
+                            "evidence": {"type": "array", "items": {"type": "integer"}},
+                            "source": {"enum": list(SOURCES)},
+                            "facet": {"type": ["object", "null"]},
+                            "flag": {"type": ["string", "null"]},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+#: Test hook: called with a stage name ("partial-write", "before-replace") during a save.
+_FAULT_HOOK = None
+
+
+class ProfileFileError(ValueError):
+    """A profile file that cannot be read: not JSON, wrong schema, or from a newer recnb."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"cannot load profile {path}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+
+def _fault(stage: str) -> None:
+    if _FAULT_HOOK is not None:
+        _FAULT_HOOK(stage)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open folders; os.replace is durable enough there
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old content or the new, never a mix."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        half = len(data) // 2
+        f.write(data[:half])
+        f.flush()
+        _fault("partial-write")
+        f.write(data[half:])
+        f.flush()
+        os.fsync(f.fileno())
+    _fault("before-replace")
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def versions_dir(path: Path) -> Path:
+    return Path(path).with_name(Path(path).name + ".versions")
+
+
+def list_versions(path) -> list[int]:
+    """Saved version numbers of ``path``, oldest first."""
+    folder = versions_dir(path)
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.stem) for p in folder.glob("*.json") if re.fullmatch(r"\d{6}", p.stem))
+
+
+def _remove_stale_temps(folder: Path, name: str) -> None:
+    """Temp files a killed save of this profile left behind (only this file's, never others')."""
+    for tmp in folder.glob(f".{glob.escape(name)}.*.tmp"):
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def save_profile(profile: Profile, path, note: str = "", keep: int | None = None) -> int:
+    """Save atomically, keeping the previous versions; returns the new version number.
+
+    ``keep``: how many versions to keep in ``versions/`` (None: all of them).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = versions_dir(path)
+    folder.mkdir(exist_ok=True)
+    version = (list_versions(path) or [0])[-1] + 1
+    _remove_stale_temps(path.parent, path.name)
+    _remove_stale_temps(folder, f"{version:06d}.json")
+    doc = {"schema_version": SCHEMA_VERSION, "version": version,
+           "saved_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+           "note": note, "profile": profile.to_dict()}
+    _validate(doc, path)  # never write a file we could not read back
+    data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    atomic_write(folder / f"{version:06d}.json", data)
+    atomic_write(path, data)
+    if keep is not None:
+        for old in list_versions(path)[:-keep]:
+            (folder / f"{old:06d}.json").unlink(missing_ok=True)
+    return version
+
+
+def _validate(doc, path) -> None:
+    import jsonschema
+
+    try:
+        jsonschema.validate(doc, SCHEMA)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
+        raise ProfileFileError(path, f"schema error at {where}: {exc.message}") from None
+
+
+def read_profile_file(path) -> dict:
+    """The validated document (schema_version, version, saved_at, note, profile dict)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProfileFileError(path, "no such file") from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProfileFileError(path, f"not valid JSON ({exc})") from None
+    if isinstance(doc, dict) and isinstance(doc.get("schema_version"), int) and doc["schema_version"] > SCHEMA_VERSION:
+        raise ProfileFileError(path, f"schema_version {doc['schema_version']} is newer than this recnb reads "
+                                     f"({SCHEMA_VERSION}); upgrade recnb")
+    _validate(doc, path)
+    return doc
+
+
+def load_profile(path, version: int | None = None) -> Profile:
+    """The current profile, or a saved ``version`` from the history."""
+    path = Path(path)
+    if version is not None:
+        if version not in list_versions(path):
+            raise ProfileFileError(path, f"no version {version}; saved versions: {list_versions(path)}")
+        path = versions_dir(path) / f"{version:06d}.json"
+    doc = read_profile_file(path)
+    try:
+        return Profile.from_dict(doc["profile"])
+    except (TypeError, ValueError) as exc:
+        raise ProfileFileError(path, str(exc)) from None

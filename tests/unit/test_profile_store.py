@@ -1,0 +1,164 @@
+"""Profile persistence: schema-checked JSON, versions kept, atomic saves that survive SIGKILL."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from recnb.profiles import store
+from recnb.profiles.store import ProfileFileError, list_versions, load_profile, save_profile
+from recnb.text.profile import Profile, Statement
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def small(n=3, tag="a") -> Profile:
+    return Profile([Statement(f"I like {tag} thing {i}", weight=1 + i, evidence=(i,), source="generated") for i in range(n)]
+                   + [Statement("I dislike horror films", polarity="dislike")], user_id=7)
+
+
+def test_round_trip_and_versions(tmp_path):
+    path = tmp_path / "u7.json"
+    a, b = small(tag="a"), small(tag="b")
+    assert save_profile(a, path, note="first") == 1
+    assert save_profile(b, path) == 2
+    assert load_profile(path).to_dict() == b.to_dict()
+    assert load_profile(path, version=1).to_dict() == a.to_dict()
+    assert list_versions(path) == [1, 2]
+    doc = json.loads(path.read_text())
+    assert doc["schema_version"] == store.SCHEMA_VERSION and doc["version"] == 2
+    save_profile(a, path, keep=2)
+    assert list_versions(path) == [2, 3]
+    with pytest.raises(ProfileFileError, match="no version 1"):
+        load_profile(path, version=1)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        (json.dumps({"profile": {"statements": []}}).encode(), "schema_version"),
+        (json.dumps({"schema_version": 1, "profile": {"statements": [{"id": "x", "text": "t", "polarity": "love",
+                                                                      "weight": 1}]}}).encode(), "polarity"),
+        (json.dumps({"schema_version": 1, "profile": {"statements": [{"id": "x", "text": "t", "polarity": "like",
+                                                                      "weight": -1}]}}).encode(), "weight"),
+        (json.dumps({"schema_version": 99, "profile": {"statements": []}}).encode(), "newer"),
+    ],
+)
+def test_bad_files_raise_one_clear_error(tmp_path, content, reason):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(ProfileFileError, match=reason) as exc:
+        load_profile(path)
+    assert str(path) in str(exc.value)
+    with pytest.raises(ProfileFileError, match="no such file"):
+        load_profile(tmp_path / "missing.json")
+
+
+def test_fault_between_write_and_rename_keeps_previous(tmp_path, monkeypatch):
+    path = tmp_path / "p.json"
+    save_profile(small(tag="old"), path)
+
+    def boom(stage):
+        if stage == "before-replace":
+            raise OSError("disk went away")
+
+    monkeypatch.setattr(store, "_FAULT_HOOK", boom)
+    with pytest.raises(OSError, match="disk went away"):
+        save_profile(small(tag="new"), path)
+    assert load_profile(path).statements[0].text == "I like old thing 0"
+    monkeypatch.setattr(store, "_FAULT_HOOK", None)
+    save_profile(small(tag="new"), path)  # the next save cleans up and works
+    assert load_profile(path).statements[0].text == "I like new thing 0"
+    assert not list(tmp_path.glob(".*.tmp")) and not list(store.versions_dir(path).glob(".*.tmp"))
+
+
+KILLED_SAVE = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from recnb.profiles import store
+    from recnb.text.profile import Profile, Statement
+    path, marker, stage = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    def hook(s):
+        if s == stage:
+            marker.write_text(s)
+            time.sleep(120)  # the parent SIGKILLs us here
+    store._FAULT_HOOK = hook
+    big = Profile([Statement(f"I like big thing {i} " + "x" * 200) for i in range(5000)], user_id=1)
+    store.save_profile(big, path)
+    """
+)
+
+
+@pytest.mark.parametrize("stage", ["partial-write", "before-replace"])
+def test_sigkill_in_the_middle_of_a_save_keeps_previous_version(tmp_path, stage):
+    path, marker = tmp_path / "p.json", tmp_path / "marker"
+    before = small(tag="kept")
+    save_profile(before, path)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(path), str(marker), stage], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, "the saving process exited before reaching the fault point"
+            assert time.monotonic() < deadline, "the saving process never reached the fault point"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert list(tmp_path.glob(".p.json.*.tmp")) or list(store.versions_dir(path).glob(".*.tmp")), "no half-written temp file: the kill was not mid-save"
+    assert load_profile(path).to_dict() == before.to_dict()
+    assert load_profile(path, version=1).to_dict() == before.to_dict()
+
+
+RACE_SAVES = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from recnb.profiles.store import save_profile
+    from recnb.text.profile import Profile, Statement
+    path, marker = Path(sys.argv[1]), Path(sys.argv[2])
+    profiles = [Profile([Statement(f"I like {tag} {i} " + "y" * 100) for i in range(3000)], user_id=tag) for tag in ("A", "B")]
+    n = 0
+    while True:
+        save_profile(profiles[n % 2], path, keep=3)
+        n += 1
+        marker.write_text(str(n))
+    """
+)
+
+
+def test_sigkill_at_arbitrary_moments_never_leaves_a_torn_file(tmp_path):
+    """No fault hook: kill a process saving large profiles in a loop at several moments."""
+    import random
+
+    rng = random.Random(0)
+    path, marker = tmp_path / "race.json", tmp_path / "n"
+    for attempt in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", RACE_SAVES, str(path), str(marker)], cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 120
+            while not marker.exists():
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.05, 0.5))
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        loaded = load_profile(path)  # never a torn or half-written file
+        assert loaded.user_id in ("A", "B") and len(loaded) == 3000
+        assert loaded.statements[-1].text.startswith(f"I like {loaded.user_id} 2999")
+        marker.unlink()

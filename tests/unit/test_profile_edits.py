@@ -1,0 +1,97 @@
+"""Profile edits as pure functions, undo/redo and the edit log (no models needed)."""
+from __future__ import annotations
+
+import pytest
+
+from recnb.profiles.edits import Edit, ProfileEditError, apply_edit
+from recnb.profiles.history import EditHistory, NothingToUndo
+from recnb.text.profile import Profile, Statement, detect_polarity, statement_topic
+
+
+def base() -> Profile:
+    return Profile([Statement("I like Comedy films", source="generated", evidence=(1, 2, 3)),
+                    Statement("I like films from the 1990s", weight=0.7, source="generated"),
+                    Statement("I dislike Horror films", polarity="dislike", source="generated")], user_id=1)
+
+
+def test_each_op_returns_a_new_profile_and_leaves_the_old_one():
+    p = base()
+    ids = [s.id for s in p]
+    q, msg = apply_edit(p, Edit("add", text="I can't stand musicals", index=1))
+    assert [s.text for s in q][1] == "I can't stand musicals" and q.statements[1].polarity == "dislike"
+    assert q.statements[1].source == "edited" and "added dislike" in msg
+    assert [s.id for s in p] == ids and len(p) == 3  # untouched
+    q, _ = apply_edit(p, Edit("edit", id=ids[0], text="I like heist films"))
+    assert q.statements[0].text == "I like heist films" and q.statements[0].source == "edited"
+    assert q.statements[0].id == ids[0] and q.statements[0].facet is None
+    q, msg = apply_edit(p, Edit("edit", id=ids[0], text="I hate comedies"))
+    assert q.statements[0].polarity == "dislike" and "read from the text" in msg
+    q, _ = apply_edit(p, Edit("delete", id=ids[1]))
+    assert [s.id for s in q] == [ids[0], ids[2]]
+    q, _ = apply_edit(p, Edit("move", id=ids[2], index=0))
+    assert [s.id for s in q] == [ids[2], ids[0], ids[1]]
+    q, _ = apply_edit(p, Edit("flip", id=ids[2]))
+    assert q.statements[2].polarity == "like" and q.statements[2].text == "I like Horror films"
+    q, _ = apply_edit(p, Edit("weight", id=ids[1], weight=2.5))
+    assert q.statements[1].weight == 2.5
+
+
+@pytest.mark.parametrize("edit, match", [
+    (Edit("delete", id="nope"), "no statement with id"),
+    (Edit("add", text="   "), "needs some text"),
+    (Edit("weight", id=None, weight=float("nan")), "no statement"),
+    (Edit("move", id="x"), "no statement"),
+])
+def test_bad_edits_raise_clear_errors(edit, match):
+    with pytest.raises(ProfileEditError, match=match):
+        apply_edit(base(), edit)
+
+
+def test_bad_weight_and_unknown_fields():
+    p = base()
+    sid = p.statements[0].id
+    for w in (float("nan"), -1, 11, "heavy"):
+        with pytest.raises(ProfileEditError, match="weight"):
+            apply_edit(p, Edit("weight", id=sid, weight=w))
+    with pytest.raises(ProfileEditError, match="unknown edit field"):
+        Edit.from_dict({"op": "flip", "id": sid, "colour": "red"})
+    with pytest.raises(ProfileEditError, match="unknown edit op"):
+        Edit.from_dict({"op": "explode"})
+
+
+def test_undo_redo_and_log():
+    h = EditHistory(base())
+    sid = h.current.statements[0].id
+    h.apply(Edit("flip", id=sid))
+    h.apply(Edit("weight", id=sid, weight=3))
+    assert h.current.statements[0].polarity == "dislike" and h.current.statements[0].weight == 3
+    h.undo()
+    assert h.current.statements[0].weight == 1.0 and h.can_redo
+    h.redo()
+    assert h.current.statements[0].weight == 3
+    h.undo(), h.undo()
+    key = lambda prof: [(s.text, s.polarity, s.weight) for s in prof]
+    assert key(h.current) == key(base())
+    with pytest.raises(NothingToUndo):
+        h.undo()
+    h.redo()
+    h.apply(Edit("delete", id=sid))  # a new edit clears the redo stack
+    assert not h.can_redo
+    assert [e.op for e in h.log] == ["flip", "weight", "undo", "redo", "undo", "undo", "redo", "delete"]
+    assert [e.seq for e in h.log] == list(range(1, 9))
+    with pytest.raises(ProfileEditError):
+        h.apply(Edit("delete", id="gone"))
+    assert len(h.log) == 8  # a failed edit changes nothing and is not logged
+
+
+def test_polarity_and_topic_reading():
+    assert detect_polarity("I don't like musicals") == "dislike"
+    assert detect_polarity("Not a fan of westerns") == "dislike"
+    assert detect_polarity("I really enjoy heists") == "like"
+    assert detect_polarity("Space operas") is None
+    assert statement_topic("I dislike Horror films.") == "Horror films"
+    assert statement_topic("I can't stand gore") == "gore"
+    assert statement_topic("Space operas") == "Space operas"
+    p = Profile.from_text("I love space operas. I can't stand horror, but I like comedies!\nWesterns")
+    assert [(s.text, s.polarity) for s in p] == [("I love space operas.", "like"), ("I can't stand horror", "dislike"),
+                                                 ("I like comedies!", "like"), ("Westerns", "like")]

@@ -1,103 +1,177 @@
 """A FAISS index over item vectors, searched by item id, with fact filters that still return k.
 
-Exact search (``IndexFlatIP`` on normalised vectors = cosine) is the default; approximate
-kinds are for catalogs far larger than the bundled one.
+Exact search (``IndexFlatIP`` on normalised vectors = cosine) is the default; HNSW and IVF
+are for catalogs far larger than the bundled one (see :func:`recall_at_k` for what they
+give up). Vectors live in FAISS under their row position; item ids are mapped on the way out.
+
+Filters (``allowed`` / ``exclude``) become a FAISS bitmap ID selector, so every kind searches
+only eligible items. An approximate kind can still come back short (HNSW's graph walk or
+IVF's probed lists may reach fewer than k eligible items); then, and whenever the eligible
+set is small, the eligible vectors are scored exactly. Either way exactly min(k, #eligible)
+items come back; ``stats`` counts how often each path ran.
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Iterable, Sequence
 
 import numpy as np
+
+KINDS = ("flat", "hnsw", "ivf")
 
 
 class VectorIndex:
     """Item vectors in FAISS, addressed by the catalog's own item ids (int64)."""
 
-    def __init__(self, item_ids: Sequence[int], vectors: np.ndarray, kind: str = "flat", **params):
-        import faiss
+    #: Filtered searches over at most this many eligible items are scored exactly (cheaper
+    #: than a graph walk that skips most nodes, and never short).
+    exact_below = 4096
 
+    def __init__(self, item_ids: Sequence[int], vectors: np.ndarray, kind: str = "flat", **params):
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.item_ids = np.asarray(item_ids, dtype=np.int64)
+        if vectors.ndim != 2:
+            raise ValueError(f"vectors must be 2-d (n, dim), got shape {vectors.shape}")
         if len(self.item_ids) != len(vectors):
             raise ValueError(f"{len(self.item_ids)} ids for {len(vectors)} vectors")
         if len(np.unique(self.item_ids)) != len(self.item_ids):
             raise ValueError("item ids must be unique")
-        self.kind, self.dim = kind, vectors.shape[1]
-        base = self._make(kind, self.dim, vectors, **params)
-        self.index = faiss.IndexIDMap2(base) if kind == "flat" else base
-        if kind == "flat":
-            self.index.add_with_ids(vectors, self.item_ids)
-        else:
-            self.index.add(vectors)  # approximate kinds keep positions; map back below
-        self._pos = {int(i): p for p, i in enumerate(self.item_ids)}
+        if kind not in KINDS:
+            raise ValueError(f"unknown index kind {kind!r}: use 'flat', 'hnsw' or 'ivf'")
+        self.kind, self.dim, self.params = kind, vectors.shape[1], dict(params)
+        self.stats: Counter = Counter()
+        # _quantizer: IVF only borrows it (FAISS does not own it), so it must live as long as the index
+        self.index, self._quantizer = self._make(kind, self.dim, vectors, **params)
+        self.index.add(vectors)
+        if kind == "ivf":
+            self.index.make_direct_map()  # lets reconstruct() fetch stored vectors by position
+        order = np.argsort(self.item_ids, kind="stable")
+        self._sorted_ids, self._sorted_pos = self.item_ids[order], order
 
     @staticmethod
     def _make(kind, dim, vectors, **params):
         import faiss
 
         if kind == "flat":
-            return faiss.IndexFlatIP(dim)
+            return faiss.IndexFlatIP(dim), None
         if kind == "hnsw":
             index = faiss.IndexHNSWFlat(dim, params.get("M", 32), faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = params.get("ef_construction", 80)
             index.hnsw.efSearch = params.get("ef_search", 64)
-            return index
-        if kind == "ivf":
-            nlist = params.get("nlist", max(1, int(np.sqrt(len(vectors)))))
-            quantizer = faiss.IndexFlatIP(dim)
-            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-            index.train(vectors)
-            index.nprobe = params.get("nprobe", max(1, nlist // 8))
-            index._quantizer_ref = quantizer  # keep the quantizer alive with the index
-            return index
-        raise ValueError(f"unknown index kind {kind!r}: use 'flat', 'hnsw' or 'ivf'")
+            return index, None
+        nlist = params.get("nlist", max(1, int(np.sqrt(len(vectors)))))
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+        index.nprobe = params.get("nprobe", max(1, nlist // 8))
+        return index, quantizer
 
     def __len__(self):
         return len(self.item_ids)
 
+    def __repr__(self):
+        return f"VectorIndex(kind={self.kind!r}, items={len(self):,}, dim={self.dim})"
+
+    # -- ids <-> positions ------------------------------------------------------------------
+    def positions(self, ids: Iterable[int], strict: bool = True) -> np.ndarray:
+        """Row positions of item ids; unknown ids raise KeyError (``strict``) or are dropped."""
+        ids = np.fromiter((int(i) for i in ids), dtype=np.int64)
+        if ids.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        at = np.clip(np.searchsorted(self._sorted_ids, ids), 0, len(self._sorted_ids) - 1)
+        found = self._sorted_ids[at] == ids
+        if strict and not found.all():
+            missing = ids[~found][:5].tolist()
+            raise KeyError(f"{int((~found).sum())} item id(s) not in the index: {missing}")
+        return self._sorted_pos[at[found]]
+
     def vectors_of(self, ids: Iterable[int]) -> np.ndarray:
         """Stored vectors of the given item ids (for "more like this" queries)."""
-        rows = [self._pos[int(i)] for i in ids]
-        return np.vstack([self.index.reconstruct(int(self.item_ids[r])) if self.kind == "flat" else self.index.reconstruct(r) for r in rows])
+        return self._reconstruct(self.positions(ids))
 
+    def _reconstruct(self, pos: np.ndarray) -> np.ndarray:
+        if len(pos) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self.index.reconstruct_batch(np.asarray(pos, dtype=np.int64)), dtype=np.float32)
+
+    def eligible_positions(self, allowed: Iterable[int] | None = None, exclude: Iterable[int] | None = None):
+        """Positions that pass ``allowed`` minus ``exclude`` (None: no filter at all).
+
+        Allowed ids that are not in the index are counted in ``stats['allowed_unknown']``.
+        """
+        if allowed is None and exclude is None:
+            return None
+        if allowed is not None:
+            allowed = list(allowed)
+            mask = np.zeros(len(self), dtype=bool)
+            pos = self.positions(allowed, strict=False)
+            self.stats["allowed_unknown"] += len(set(map(int, allowed))) - len(pos)
+            mask[pos] = True
+        else:
+            mask = np.ones(len(self), dtype=bool)
+        if exclude is not None:
+            mask[self.positions(exclude, strict=False)] = False
+        return np.flatnonzero(mask)
+
+    # -- search -----------------------------------------------------------------------------
     def search(self, query: np.ndarray, k: int = 10, allowed: Iterable[int] | None = None,
                exclude: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (item_ids, scores) for one query vector, restricted to ``allowed`` minus ``exclude``.
 
-        With a filter, exactly min(k, #eligible) items come back: the flat index searches through a
-        FAISS ID selector; approximate indexes over-fetch and widen until enough pass the filter.
+        Exactly min(k, #eligible) items come back, best first.
         """
-        import faiss
-
         q = np.ascontiguousarray(np.atleast_2d(query), dtype=np.float32)
-        eligible = None
-        if allowed is not None or exclude is not None:
-            eligible = set(map(int, allowed)) if allowed is not None else set(self._pos)
-            if exclude is not None:
-                eligible -= set(map(int, exclude))
-            eligible &= set(self._pos)
-            if not eligible:
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        k_eff = min(k, len(self) if eligible is None else len(eligible))
+        if q.shape != (1, self.dim):
+            raise ValueError(f"query must be one {self.dim}-d vector, got shape {np.shape(query)}")
+        eligible = self.eligible_positions(allowed, exclude)
+        n_eligible = len(self) if eligible is None else len(eligible)
+        k_eff = min(int(k), n_eligible)
         if k_eff <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        if eligible is None:
-            scores, ids = self.index.search(q, k_eff)
-            return self._ids(ids[0]), scores[0]
-        if self.kind == "flat":
-            sel = faiss.IDSelectorBatch(np.fromiter(eligible, dtype=np.int64))
-            scores, ids = self.index.search(q, k_eff, params=faiss.SearchParameters(sel=sel))
-            return ids[0], scores[0]
-        fetch = min(len(self), max(4 * k_eff, 32))
-        while True:
-            scores, ids = self.index.search(q, fetch)
-            found = [(i, s) for i, s in zip(self._ids(ids[0]), scores[0]) if i >= 0 and int(i) in eligible]
-            if len(found) >= k_eff or fetch >= len(self):
-                found = found[:k_eff]
-                return np.array([i for i, _ in found], dtype=np.int64), np.array([s for _, s in found], dtype=np.float32)
-            fetch = min(len(self), fetch * 4)
+        if eligible is not None and n_eligible <= self.exact_below:
+            self.stats["filtered_exact_small"] += 1
+            return self._exact_subset(q[0], eligible, k_eff)
+        pos, scores = self._faiss_search(q, k_eff, eligible)
+        if len(pos) < k_eff:  # the approximate search did not reach k eligible items
+            self.stats["filtered_exact_fallback"] += 1
+            return self._exact_subset(q[0], eligible if eligible is not None else np.arange(len(self)), k_eff)
+        return self.item_ids[pos], scores
 
-    def _ids(self, raw: np.ndarray) -> np.ndarray:
-        if self.kind == "flat":
-            return raw
-        return np.where(raw >= 0, self.item_ids[np.clip(raw, 0, None)], -1)
+    def search_many(self, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Unfiltered top-k for a batch of queries: (item_ids [nq, k], scores); -1 where none."""
+        q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        scores, pos = self.index.search(q, min(int(k), len(self)))
+        return np.where(pos >= 0, self.item_ids[np.clip(pos, 0, None)], -1), scores
+
+    def _faiss_search(self, q, k, eligible):
+        import faiss
+
+        params, keep = None, None
+        if eligible is not None:
+            mask = np.zeros(len(self), dtype=bool)
+            mask[eligible] = True
+            keep = np.packbits(mask, bitorder="little")  # FAISS reads bit i of byte i // 8
+            sel = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(keep))
+            if self.kind == "hnsw":
+                params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.index.hnsw.efSearch, k))
+            elif self.kind == "ivf":
+                params = faiss.SearchParametersIVF(sel=sel, nprobe=self.index.nprobe)
+            else:
+                params = faiss.SearchParameters(sel=sel)
+        scores, pos = self.index.search(q, k, params=params)
+        del keep  # the selector reads this buffer during search(); only free it afterwards
+        ok = pos[0] >= 0
+        return pos[0][ok], scores[0][ok]
+
+    def _exact_subset(self, q: np.ndarray, pos: np.ndarray, k: int):
+        """Brute-force top-k over the given positions (scores from the stored vectors)."""
+        scores = self._reconstruct(pos) @ q
+        top = np.argsort(-scores, kind="stable")[:k]
+        return self.item_ids[pos[top]], scores[top].astype(np.float32)
+
+
+def recall_at_k(approx: VectorIndex, exact: VectorIndex, queries: np.ndarray, k: int = 10) -> float:
+    """Mean share of the exact top-k that the approximate index also returns (1.0 = same sets)."""
+    got, _ = approx.search_many(queries, k)
+    want, _ = exact.search_many(queries, k)
+    return float(np.mean([len(set(g[g >= 0].tolist()) & set(w.tolist())) / len(w) for g, w in zip(got, want)]))

@@ -1,0 +1,83 @@
+"""BM25 over item texts (bm25s), with the same filters and id addressing as the FAISS index.
+
+Tokens are lower-cased words minus English stop words, stemmed with PyStemmer when it is
+installed (so "comedies" matches "comedy"); without it, words are matched as written and
+``stemmer`` says so.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable, Sequence
+
+import numpy as np
+
+
+def _stemmer(language: str | None):
+    if not language:
+        return None
+    try:
+        import Stemmer
+    except ImportError:
+        return None
+    return Stemmer.Stemmer(language).stemWord
+
+
+class BM25Index:
+    """BM25 scores of one query against every item; top-k with ``allowed``/``exclude``."""
+
+    def __init__(self, item_ids: Sequence[int], texts: Sequence[str], stem_language: str | None = "english",
+                 k1: float = 1.5, b: float = 0.75):
+        import bm25s
+        from bm25s.tokenization import Tokenizer
+
+        self.item_ids = np.asarray(item_ids, dtype=np.int64)
+        if len(self.item_ids) != len(texts):
+            raise ValueError(f"{len(self.item_ids)} ids for {len(texts)} texts")
+        if len(np.unique(self.item_ids)) != len(self.item_ids):
+            raise ValueError("item ids must be unique")
+        stem = _stemmer(stem_language)
+        self.stemmer = "PyStemmer/" + stem_language if stem else None
+        self.stats: Counter = Counter()
+        self.tokenizer = Tokenizer(stopwords="en", stemmer=stem)
+        ids = self.tokenizer.tokenize([str(t) for t in texts], update_vocab=True, return_as="ids", show_progress=False)
+        self.bm25 = bm25s.BM25(k1=k1, b=b)
+        self.bm25.index((ids, self.tokenizer.get_vocab_dict()), show_progress=False)
+        self._empty_token = self.tokenizer.get_vocab_dict().get("")
+        self._pos = {int(i): p for p, i in enumerate(self.item_ids)}
+
+    def __len__(self):
+        return len(self.item_ids)
+
+    def query_terms(self, text: str) -> list[int]:
+        """Vocabulary ids of the query's words that occur in some item text."""
+        ids = self.tokenizer.tokenize([text], update_vocab=False, return_as="ids", show_progress=False)[0]
+        return [t for t in ids if t != self._empty_token]
+
+    def scores(self, text: str) -> np.ndarray:
+        """One BM25 score per item (catalog order); all zeros when no query word is in any item text."""
+        terms = self.query_terms(text)
+        if not terms:
+            self.stats["no_known_query_terms"] += 1
+            return np.zeros(len(self), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+
+    def scores_of(self, text: str, ids: Iterable[int]) -> np.ndarray:
+        rows = [self._pos[int(i)] for i in ids]
+        return self.scores(text)[rows]
+
+    def search(self, text: str, k: int = 10, allowed: Iterable[int] | None = None,
+               exclude: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (item_ids, scores) among eligible items; exactly min(k, #eligible) come back.
+
+        Every item is scored (BM25 is cheap), so filtering is exact. Ties keep catalog order.
+        """
+        scores = self.scores(text)
+        mask = np.ones(len(self), dtype=bool)
+        if allowed is not None:
+            mask[:] = False
+            mask[[self._pos[int(i)] for i in allowed if int(i) in self._pos]] = True
+        if exclude is not None:
+            mask[[self._pos[int(i)] for i in exclude if int(i) in self._pos]] = False
+        rows = np.flatnonzero(mask)
+        top = rows[np.argsort(-scores[rows], kind="stable")[: max(0, int(k))]]
+        return self.item_ids[top], scores[top]

@@ -1,0 +1,270 @@
+"""Claims a generated answer makes about items, each checked against the item's retrieved text.
+
+A small, pattern-based checker: it finds the items an answer names (``[id]`` citations and
+"Title (Year)" mentions, grounded to the catalog with ``recnb.ranking.grounding``), attributes
+each sentence to the item named last, and pulls out the claims a reader can verify: year,
+decade, director, cast, genre, country, runtime, awards and other person names. Each is
+looked up in the item's facts and passage; what is not there is flagged ``supported=False``.
+
+Why patterns and not an NLI model: nothing may be downloaded, and the claims that matter in
+a movie recommendation are about facts the catalog has in columns. Free-form praise ("a
+gripping story") is not a checkable claim and is not counted. Written here because
+``recnb.explanation`` had no fact checker when this module was written.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+from recnb.systems.constraints import values_of
+
+GENRE_WORDS = {
+    r"comed(?:y|ies)|comedic|funny|hilarious": "Comedy",
+    r"dramas?|dramatic": "Drama",
+    r"horror|scary": "Horror",
+    r"thrillers?": "Thriller",
+    r"romance|romantic|love stor(?:y|ies)": "Romance",
+    r"action": "Action",
+    r"animated|animation|cartoons?": "Animation",
+    r"documentar(?:y|ies)": "Documentary",
+    r"sci-?fi|science[- ]fiction": "Sci-Fi",
+    r"westerns?": "Western",
+    r"war (?:film|movie|drama|epic|story)s?": "War",
+    r"musicals?": "Musical",
+    r"crime": "Crime",
+    r"fantasy": "Fantasy",
+    r"myster(?:y|ies)": "Mystery",
+    r"adventures?": "Adventure",
+    r"children'?s|family|kids'?": "Children",
+    r"noir": "Film-Noir",
+    r"biograph(?:y|ical)|biopic": "Biography",
+}
+GENRE_ALIASES = {"Children": {"children", "family", "animation"}, "Animation": {"animation"}}
+COUNTRY_ADJ = {
+    "American": "United States", "British": "United Kingdom", "English": "United Kingdom", "French": "France",
+    "German": "Germany", "Italian": "Italy", "Japanese": "Japan", "Spanish": "Spain", "Canadian": "Canada",
+    "Australian": "Australia", "Indian": "India", "Korean": "South Korea", "Chinese": "China",
+    "Mexican": "Mexico", "Swedish": "Sweden", "Danish": "Denmark", "Russian": "Russia", "Irish": "Ireland",
+}
+_NAME = r"[A-Z][a-zA-Z.'-]+(?:\s+(?:de|van|von|del|da|le|la)?\s*[A-Z][a-zA-Z.'-]+){1,3}"
+_CITATION = re.compile(r"\[(?:id\s*[:=#]?\s*)?([A-Za-z0-9_-]{1,20})\]", re.IGNORECASE)
+_TITLE_YEAR = re.compile(r"([\"“*]*)([A-Z0-9][^()\[\]\n\"“”*:;]{0,80}?)[\"”*]*\s*\(((?:19|20)\d\d)\)")
+_NUMBERING = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s*")
+_LEAD_IN = re.compile(r"^(?:\d{1,2}[.)]\s*|[-*•]\s*|(?:I\s+)?(?:would\s+)?recommend(?:ation)?s?:?\s*|try\s+)+", re.IGNORECASE)
+_STOP_LEAD = {"The", "This", "It", "A", "An", "I", "You", "If", "Its", "He", "She", "They", "We", "My", "Your",
+              "In", "With", "And", "But", "For", "From", "Also", "Both", "Here", "There", "Recommendation",
+              "Recommended", "Title", "Director", "Starring", "Genre", "Genres", "Cast", "Year"}
+
+
+@dataclass
+class Mention:
+    text: str
+    item_id: object = None  # None: names nothing in the catalog (an invented item or id)
+    kind: str = "title"  # "citation" ([id]) or "title"
+    start: int = 0
+
+
+@dataclass
+class Claim:
+    item_id: object
+    kind: str
+    value: str
+    sentence: str
+    supported: bool
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ClaimReport:
+    mentions: list = field(default_factory=list)
+    claims: list = field(default_factory=list)
+
+    @property
+    def invented(self) -> list:
+        return [m for m in self.mentions if m.item_id is None]
+
+    @property
+    def unsupported(self) -> list:
+        return [c for c in self.claims if not c.supported]
+
+    def counts(self) -> dict:
+        return {"mentions": len(self.mentions), "invented_items": len(self.invented),
+                "claims": len(self.claims), "unsupported_claims": len(self.unsupported)}
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame([c.to_dict() for c in self.claims],
+                            columns=["item_id", "kind", "value", "sentence", "supported", "reason"])
+
+
+def find_mentions(text: str, catalog, among=None) -> list[Mention]:
+    """Items the text names: ``[id]`` citations and "Title (Year)" spans, in order of appearance.
+
+    A citation of an id the catalog lacks, and a "Title (Year)" that matches no catalog title,
+    are kept with ``item_id=None``: those are invented items. ``among`` restricts title
+    matching to a candidate set first (then the whole catalog).
+    """
+    out = []
+    for m in _CITATION.finditer(text):
+        token = m.group(1)
+        if token.lower() in {"s1", "s2", "f1", "f2"}:  # statement/fact labels some prompts use
+            continue
+        key = catalog._key(token)
+        out.append(Mention(m.group(0), key, "citation", m.start()))
+    for m in _TITLE_YEAR.finditer(text):
+        raw = m.group(2)
+        title = _LEAD_IN.sub("", raw.strip()).strip()
+        if not title:
+            continue
+        shown = f"{title} ({m.group(3)})"
+        item = None
+        if among is not None:
+            item, _ = catalog.ground_title(shown, among=list(among))
+        if item is None:
+            item, _ = catalog.ground_title(shown)
+        out.append(Mention(shown, item, "title", m.start(2) + raw.find(title)))
+    out.sort(key=lambda x: x.start)
+    # the same span found as both citation and title keeps the citation
+    return out
+
+
+def _sentences(text: str):
+    """(offset, sentence) pairs: lines, list numbering dropped, split after . ! ? before a capital."""
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        body = _NUMBERING.sub("", line)
+        base = offset + len(line) - len(body)
+        pos = 0
+        for part in re.split(r"(?<=[.!?])\s+(?=[A-Z\[])", body):
+            start = body.find(part, pos)
+            pos = start + len(part)
+            if part.strip():
+                yield base + start, part.strip()
+        offset += len(line)
+
+
+def extract_claims(sentence: str) -> list[tuple[str, str]]:
+    """(kind, value) pairs a sentence asserts, with item mentions already removed."""
+    s = sentence
+    out = []
+    for m in re.finditer(rf"\bdirected\s+by\s+({_NAME})|\bdirector\s+({_NAME})|\b({_NAME})'s\s+(?:film|movie)", s):
+        out.append(("director", next(g for g in m.groups() if g).rstrip(".")))
+    for m in re.finditer(rf"\b(?:starring|stars|starred|featuring|features|actors?|actress)\s+((?:{_NAME})(?:\s*(?:,|and)\s*{_NAME})*)", s):
+        for name in re.split(r"\s*,\s*|\s+and\s+", m.group(1)):
+            name = name.strip().rstrip(".")
+            if name:
+                out.append(("cast", name))
+    for m in re.finditer(r"\b((?:19|20)\d\d)\b", s):
+        out.append(("year", m.group(1)))
+    for m in re.finditer(r"\b(?:the\s+)?(?:19)?([2-9]0)'?s\b", s):
+        out.append(("decade", "19" + m.group(1)))
+    lowered = s.lower()
+    for pattern, genre in GENRE_WORDS.items():
+        if re.search(rf"\b(?:{pattern})\b", lowered):
+            out.append(("genre", genre))
+    for adj, country in COUNTRY_ADJ.items():
+        if re.search(rf"\b{adj}\s+(?:film|movie|production|comedy|drama|thriller|classic)", s):
+            out.append(("country", country))
+    for m in re.finditer(r"\b(\d{2,3})[\s-]*min(?:ute)?s?\b", lowered):
+        out.append(("runtime", m.group(1)))
+    if re.search(r"\b(?:won|wins|winning|winner of)\b[^.]{0,30}\b(?:oscars?|academy awards?)\b|\boscar[- ]winning\b", lowered):
+        out.append(("award", "won an Oscar"))
+    elif re.search(r"\bnominated\b[^.]{0,30}\b(?:oscars?|academy awards?)\b|\boscar[- ]nominated\b", lowered):
+        out.append(("award", "nominated for an Oscar"))
+    named = {v for k, v in out if k in ("director", "cast")}
+    for m in re.finditer(_NAME, s):
+        name = m.group(0).rstrip(".")
+        first = name.split()[0]
+        if name in named or first in _STOP_LEAD or any(name in n for n in named):
+            continue
+        if first in COUNTRY_ADJ or re.search(r"\b(?:Oscar|Academy|Award)", name):
+            continue
+        out.append(("name", name))
+    return out
+
+
+def _has(values, want: str) -> bool:
+    w = want.lower().strip()
+    return any(w == v.lower() or (len(w) > 3 and w in v.lower()) for v in values)
+
+
+def check_claim(kind: str, value: str, record: dict, passage: str) -> tuple[bool, str]:
+    """(supported, reason) for one claim against one item's record and retrieved passage."""
+    text = passage.lower()
+    year = record.get("year")
+    year = None if year is None or pd.isna(year) else int(year)
+    if kind == "year":
+        released = str(record.get("released") or "")[:4]
+        ok = year is not None and (int(value) == year or value == released)
+        return ok, "" if ok else f"the item's year is {year}"
+    if kind == "decade":
+        ok = year is not None and int(value) <= year < int(value) + 10
+        return ok, "" if ok else f"the item's year is {year}"
+    if kind == "runtime":
+        rt = record.get("runtime")
+        ok = rt is not None and not pd.isna(rt) and abs(int(value) - int(rt)) <= 5
+        return ok, "" if ok else f"the item's runtime is {rt}"
+    if kind == "director":
+        ok = _has(values_of(record.get("director")), value) or value.lower() in text
+        return ok, "" if ok else f"directed by {record.get('director') or 'unknown'}"
+    if kind == "cast":
+        ok = _has(values_of(record.get("cast")), value) or value.lower() in text
+        return ok, "" if ok else "not in the retrieved cast"
+    if kind == "genre":
+        genres = {g.lower() for c in ("genres", "wd_genres") for g in values_of(record.get(c))}
+        ok = value.lower() in genres or bool(GENRE_ALIASES.get(value, set()) & genres) or value.lower() in text
+        return ok, "" if ok else f"genres are {', '.join(sorted(genres)) or 'unknown'}"
+    if kind == "country":
+        ok = _has(values_of(record.get("country")), value)
+        return ok, "" if ok else f"made in {record.get('country') or 'unknown'}"
+    if kind == "award":
+        awards = str(record.get("awards") or "").lower()
+        oscars = record.get("oscars")
+        won = (oscars is not None and not pd.isna(oscars) and int(oscars) > 0) or "won" in awards and "oscar" in awards
+        ok = won if value.startswith("won") else (won or "nominated" in awards)
+        return ok, "" if ok else f"awards: {record.get('awards') or 'none listed'}"
+    if kind == "name":
+        ok = value.lower() in text
+        return ok, "" if ok else "name not in the retrieved text"
+    raise ValueError(f"unknown claim kind {kind!r}")
+
+
+def check_answer(text: str, catalog, retrieved=None, default_item=None, passages: dict | None = None) -> ClaimReport:
+    """Mentions and checked claims of a generated answer.
+
+    retrieved: the ids the prompt showed (title matching tries them first). default_item: the
+    item a sentence is about when it names none (an explanation of one item). passages:
+    {id: text shown to the model}; by default each item's catalog passage.
+    """
+    report = ClaimReport(mentions=find_mentions(text, catalog, among=retrieved))
+    spans = sorted(report.mentions, key=lambda m: m.start)
+
+    def passage_of(item):
+        return (passages or {}).get(item) or catalog.passage(item)
+
+    for m in spans:  # "Title (1987)" claims a year for the item it grounds to
+        year = re.search(r"\(((?:19|20)\d\d)\)", m.text) if m.kind == "title" else None
+        if year and m.item_id is not None:
+            ok, why = check_claim("year", year.group(1), catalog.record(m.item_id), passage_of(m.item_id))
+            report.claims.append(Claim(m.item_id, "year", year.group(1), m.text, ok, why))
+    for start, sentence in _sentences(text):
+        before = [m for m in spans if m.start < start + len(sentence)]
+        current = before[-1] if before else None
+        if current is None and default_item is None:
+            continue  # a sentence about no item (a greeting, a question back)
+        item = current.item_id if current is not None else default_item
+        stripped = _CITATION.sub(" ", _TITLE_YEAR.sub(" ", sentence))  # mentions are not claims
+        if current is not None and item is not None:  # the item's own title words are not claims
+            title = catalog.title(item, with_year=False)
+            stripped = stripped.replace(title, " ")
+        for kind, value in extract_claims(stripped):
+            if item is None:
+                report.claims.append(Claim(None, kind, value, sentence, False, f"about {current.text!r}, which is not in the catalog"))
+                continue
+            ok, why = check_claim(kind, value, catalog.record(item), passage_of(item))
+            report.claims.append(Claim(item, kind, value, sentence, ok, why))
+    return report

@@ -1,0 +1,450 @@
+"""Rule-backed understanding of one user message: intent, preferences, critiques, questions.
+
+This is the conversational recommender's floor: it handles every turn the LLM cannot (a 135M
+model rarely follows a JSON protocol), and it is what the LLM's output is checked against.
+Names are found by looking the message's word n-grams up in the catalog's own director and
+cast lists, genres through a small synonym table, years and runtimes through patterns.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from recnb.systems.belief_state import Belief
+from recnb.systems.constraints import Constraint
+
+INTENTS = ("recommend", "critique", "explain", "question", "accept", "elicit")
+
+GENRE_SYNONYMS = {
+    "comedy": "Comedy", "comedies": "Comedy", "funny": "Comedy", "funnier": "Comedy", "humor": "Comedy",
+    "humour": "Comedy", "drama": "Drama", "dramas": "Drama", "horror": "Horror", "scary": "Horror",
+    "scarier": "Horror", "thriller": "Thriller", "thrillers": "Thriller", "suspense": "Thriller",
+    "romance": "Romance", "romantic": "Romance", "romcom": "Romance", "action": "Action",
+    "animated": "Animation", "animation": "Animation", "cartoon": "Animation", "cartoons": "Animation",
+    "anime": "Animation", "documentary": "Documentary", "documentaries": "Documentary", "sci-fi": "Sci-Fi",
+    "scifi": "Sci-Fi", "science fiction": "Sci-Fi", "science-fiction": "Sci-Fi", "western": "Western",
+    "westerns": "Western", "war": "War", "musical": "Musical", "musicals": "Musical", "crime": "Crime",
+    "fantasy": "Fantasy", "mystery": "Mystery", "mysteries": "Mystery", "detective": "Mystery",
+    "adventure": "Adventure", "adventures": "Adventure", "kids": "Children", "children": "Children",
+    "children's": "Children", "family": "Children", "noir": "Film-Noir", "film-noir": "Film-Noir",
+    "biography": "Biography", "biopic": "Biography", "sport": "Sport", "sports": "Sport", "history": "History",
+    "historical": "History",
+}
+#: genres a "lighter" critique moves away from, and the ones it moves towards
+DARK = {"Horror", "Thriller", "War", "Crime", "Film-Noir", "Mystery"}
+LIGHT = ("Comedy",)
+COUNTRIES = {
+    "american": "United States", "british": "United Kingdom", "french": "France", "german": "Germany",
+    "italian": "Italy", "japanese": "Japan", "spanish": "Spain", "canadian": "Canada", "australian": "Australia",
+    "indian": "India", "korean": "South Korea", "chinese": "China", "mexican": "Mexico", "swedish": "Sweden",
+    "danish": "Denmark", "russian": "Russia", "irish": "Ireland", "hong kong": "Hong Kong",
+}
+LANGUAGES = {"english", "french", "german", "italian", "japanese", "spanish", "korean", "mandarin", "cantonese",
+             "hindi", "swedish", "danish", "russian", "portuguese"}
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "first": 1, "second": 2, "third": 3,
+                 "fourth": 4, "fifth": 5, "last": -1}
+_NEG = re.compile(r"\b(?:no|not|don'?t|doesn'?t|do not|never|hate|hates|dislike|dislikes|avoid|without|nothing|"
+                  r"anything but|except|can'?t stand|cannot stand|tired of|sick of|rather not|none of|less)\b",
+                  re.IGNORECASE)
+QUESTION_FIELDS = [
+    ("director", r"\bwho\s+(?:directed|made)\b|\bdirector\b|\bdirected\b"),
+    ("writer", r"\bwho\s+wrote\b|\bwriters?\b|\bscreenplay\b"),
+    ("cast", r"\bwho(?:'s| is| was| are)?\s+(?:in|starring|starred)\b|\bcast\b|\bstars?\b|\bactors?\b|\bactress"),
+    ("runtime", r"\bhow\s+long\b|\bruntime\b|\bminutes\b|\blength\b"),
+    ("year", r"\bwhen\b|\bwhat\s+year\b|\bhow\s+old\b|\breleased\b|\byear\b"),
+    ("country", r"\bcountry\b|\bwhere\b.*\bmade\b|\bmade\s+in\b"),
+    ("language", r"\blanguage\b"),
+    ("awards", r"\boscars?\b|\bawards?\b|\bwin\b|\bwon\b"),
+    ("genres", r"\bgenre\b|\bwhat\s+kind\b|\bwhat\s+type\b|\bis\s+it\s+(?:a|an)\b"),
+    ("description", r"\bwhat(?:'s| is)\s+it\s+about\b|\bplot\b|\bstory\b|\btell\s+me\s+(?:more\s+)?about\b|\babout\b"),
+]
+
+
+@dataclass
+class Parse:
+    """What the rules read in one message."""
+
+    intent: str
+    beliefs: list = field(default_factory=list)
+    item_ref: object = None  # an item id, or ("rank", n) for "the second one", or "current"
+    question: str | None = None  # the fact field asked about
+    critique: list = field(default_factory=list)  # critique kinds found ("older", "lighter", ...)
+    notes: list = field(default_factory=list)  # what could not be applied, said back to the person
+
+
+class Lexicon:
+    """The catalog's names (directors, cast) by lowercase form, for n-gram lookups."""
+
+    def __init__(self, catalog, max_cast_per_item: int = 8):
+        self.catalog = catalog
+        self.directors = self._names("director", None)
+        self.cast = self._names("cast", max_cast_per_item)
+        genres = {g.lower(): g for g in catalog.vocabulary("genre")}
+        self.genres = {k: v for k, v in GENRE_SYNONYMS.items() if v.lower() in genres}
+        self.genres.update(genres)
+
+    def _names(self, column, limit):
+        from recnb.systems.constraints import values_of
+
+        if column not in self.catalog.items.columns:
+            return {}
+        out = {}
+        for cell in self.catalog.items[column]:
+            for v in values_of(cell)[:limit]:
+                if len(v.split()) >= 2:  # one-word names ("Madonna") match too many ordinary words
+                    out.setdefault(v.lower(), v)
+        return out
+
+    def names_in(self, text: str) -> list[tuple[str, str, int]]:
+        """(field, canonical name, position) for every director/cast name in ``text``, longest first."""
+        words = [(m.group(0).lower().strip(".,!?;:'\""), m.start()) for m in re.finditer(r"\S+", text)]
+        found, used = [], set()
+        for n in (4, 3, 2):
+            for i in range(len(words) - n + 1):
+                if any(j in used for j in range(i, i + n)):
+                    continue
+                gram = " ".join(w for w, _ in words[i: i + n])
+                gram = re.sub(r"'s$", "", gram)
+                for field_, vocab in (("director", self.directors), ("cast", self.cast)):
+                    if gram in vocab:
+                        found.append((field_, vocab[gram], words[i][1]))
+                        used.update(range(i, i + n))
+                        break
+        return sorted(found, key=lambda f: f[2])
+
+
+def _clauses(text: str) -> list[str]:
+    parts = re.split(r"[;.!?]+|,\s*(?:but|and)?\s*|\s+but\s+|\s+and\s+(?=(?:no|not|nothing|without|i|please)\b)", text,
+                     flags=re.IGNORECASE)
+    return [p.strip() for p in parts if p and p.strip()]
+
+
+def _genres_in(clause: str, lex: Lexicon) -> list[str]:
+    low = clause.lower()
+    out = []
+    for word in sorted(lex.genres, key=len, reverse=True):
+        if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", low):
+            g = lex.genres[word]
+            if g not in out and not (word == "war" and re.search(r"\bstar wars\b", low)):
+                out.append(g)
+            low = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", " ", low)
+    return out
+
+
+def _years(clause: str) -> list[Belief]:
+    low = clause.lower()
+    out = []
+    m = re.search(r"\b(?:from\s+the\s+|in\s+the\s+|the\s+)?(?:(19|20)?(\d)0'?s|(nineteen|twenty)?\s*(twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))\b", low)
+    if m:
+        if m.group(2) is not None:
+            century = m.group(1) or ("20" if m.group(2) in "01" else "19")
+            start = int(century + m.group(2) + "0")
+        else:
+            words = ["twenties", "thirties", "forties", "fifties", "sixties", "seventies", "eighties", "nineties"]
+            start = 1920 + 10 * words.index(m.group(4))
+        out.append(Belief(f"from the {start}s", "constraint",
+                          (Constraint("year", ">=", start), Constraint("year", "<=", start + 9))))
+    for pat, op, word in ((r"\b(?:before|older than|earlier than|pre-?|prior to|until)\s*((?:19|20)\d\d)\b", "<", "before"),
+                          (r"\b(?:after|newer than|later than|post-?|since)\s*((?:19|20)\d\d)\b", ">", "after")):
+        for y in re.findall(pat, low):
+            out.append(Belief(f"released {word} {y}", "constraint", (Constraint("year", op, int(y)),)))
+    if not out and re.search(r"\b(?:recent|new|newer|modern|latest)\b", low) and not _NEG.search(low):
+        out.append(Belief("released in 2005 or later", "constraint", (Constraint("year", ">=", 2005),)))
+    if not out and re.search(r"\b(?:old|classic|vintage|golden age)\b", low) and not _NEG.search(low):
+        out.append(Belief("released before 1970", "constraint", (Constraint("year", "<", 1970),)))
+    return out
+
+
+def _runtime(clause: str) -> list[Belief]:
+    low = clause.lower()
+    m = re.search(r"\b(?:under|less than|shorter than|at most|no more than|below|max(?:imum)?)\s+(\d+(?:\.\d)?)\s*(hours?|hrs?|h|minutes?|mins?)\b", low)
+    if m:
+        minutes = int(float(m.group(1)) * (60 if m.group(2).startswith("h") else 1))
+        return [Belief(f"at most {minutes} minutes long", "constraint", (Constraint("runtime", "<=", minutes),))]
+    if re.search(r"\bnot\s+(?:too\s+)?long\b|\bshort\b", low):
+        return [Belief("at most 100 minutes long", "constraint", (Constraint("runtime", "<=", 100),))]
+    return []
+
+
+def _places(clause: str) -> list[Belief]:
+    low = clause.lower()
+    out = []
+    neg = bool(_NEG.search(low))
+    for adj, country in COUNTRIES.items():
+        if re.search(rf"\b{adj}\s+(?:film|movie|cinema|comedy|drama|thriller|production|one)s?\b|\bfrom\s+{re.escape(country.lower())}\b", low):
+            out.append(Belief(("not made in " if neg else "made in ") + country, "constraint",
+                              (Constraint("country", "not_has" if neg else "has", country),)))
+    for lang in LANGUAGES:
+        if re.search(rf"\bin\s+{lang}\b|\b{lang}[- ]language\b|\b{lang}[- ]speaking\b", low):
+            out.append(Belief(("not in " if neg else "in ") + lang.title(), "constraint",
+                              (Constraint("language", "not_has" if neg else "has", lang.title()),)))
+    return out
+
+
+_FILLER = re.compile(
+    r"\b(?:i|i'm|i am|i'd|id|me|my|we|you|please|can|could|would|will|some|something|anything|a|an|the|movie|movies|"
+    r"film|films|one|recommend|suggest|show|find|give|want|wanna|like|love|looking|look|for|in|the mood|mood|to|watch|"
+    r"see|really|very|maybe|perhaps|kind|of|sort|type|that|is|are|be|with|by|from|tonight|today|please|hi|hello|hey|"
+    r"thanks|thank|ok|okay|yes|yeah|so|just|also|and|or|but|more|less|than|prefer|rather|enjoy|into|fan|fans|no|not|"
+    r"don't|dont|do|hate|dislike|avoid|without|nothing|never|what|about|how|something|else|other|another|good|great|"
+    r"nice|fun|well|think|feel|get|have|had|has|it|its|it's|this|these|those|there|here|any|ones|lot|bit|pretty|"
+    r"quite|directed|starring|stars|actor|actress|director|year|years|minutes|hours|long|short|old|new|recent|classic|"
+    r"made|s|older|newer|earlier|later|before|after|since|until|released|under|over|shorter|longer|at|most|least|"
+    r"please|sure|know|idea|ideas|whatever|care|mind|surprise|stuff|time|night|evening|weekend|go|going|need|needs|should|must|only|all|every|too|much|many)\b",
+    re.IGNORECASE)
+
+
+def _leftover(clause: str, consumed: list[str]) -> str:
+    """The words of a clause that no rule understood (kept as a free-text preference)."""
+    text = clause
+    for c in consumed:
+        text = re.sub(re.escape(c), " ", text, flags=re.IGNORECASE)
+    text = re.sub(r"\b(?:19|20)\d\d\b|\b\d0'?s\b|\d+", " ", text)
+    rest = _FILLER.sub(" ", text)
+    rest = re.sub(r"[^\w\s'-]", " ", rest)
+    return " ".join(rest.split())
+
+
+def extract_preferences(text: str, lex: Lexicon, turn: int = 0, source: str = "user") -> list[Belief]:
+    """Beliefs stated in ``text``: genres, people, eras, runtimes, places, titles, and leftover free text."""
+    out: list[Belief] = []
+    for clause in _clauses(text):
+        neg = bool(_NEG.search(clause))
+        kind = "dislike" if neg else "like"
+        consumed: list[str] = []
+        for g in _genres_in(clause, lex):
+            out.append(Belief(f"{g} films", kind, (Constraint("genre", "not_has", g),) if neg else (), ("genre", g), source, turn))
+            consumed += [w for w, v in lex.genres.items() if v == g]
+        for field_, name, _pos in lex.names_in(clause):
+            # A name in both lists (Tom Hanks also directed) is an actor unless the clause says "by"/"directed".
+            both = name.lower() in lex.cast and name.lower() in lex.directors
+            if both:
+                field_ = "director" if re.search(r"\b(?:by|directed|director)\b", clause, re.I) else "cast"
+            phrase = f"films directed by {name}" if field_ == "director" else f"films with {name}"
+            out.append(Belief(phrase, kind, (Constraint(field_, "not_has", name),) if neg else (), (field_, name), source, turn))
+            consumed.append(name)
+        places = _places(clause)
+        for b in _years(clause) + _runtime(clause) + places:
+            out.append(replace_turn(b, turn, source))
+        if places:
+            consumed += [w for w in list(COUNTRIES) + sorted(LANGUAGES) if w in clause.lower()]
+        title = re.search(r"\b(?:like|similar to|such as|as good as)\s+(.{2,60}?)\s*$", clause, re.IGNORECASE)
+        if title and not neg:
+            item, _ = lex.catalog.ground_title(title.group(1))
+            if item is not None:
+                out.append(Belief(f"movies like {lex.catalog.title(item)}", "like", (), ("item", item), source, turn))
+                consumed.append(title.group(1))
+        rest = _leftover(clause, consumed)
+        if rest and len(rest) >= 3 and not (out and rest.lower() in {"s"}):
+            out.append(Belief(rest, kind, (), None, source, turn))
+    return out
+
+
+def replace_turn(b: Belief, turn: int, source: str) -> Belief:
+    b.turn, b.source = turn, source
+    return b
+
+
+def parse_belief_text(text: str, kind: str, lex: Lexicon) -> Belief | None:
+    """A belief from one edited line: its structure when the rules understand it, else None.
+
+    The line's own words are kept as the belief's text; only the structure comes from the rules.
+    """
+    found = extract_preferences(text, lex, source="edited")
+    structured = [b for b in found if b.structured]
+    if len(structured) != 1:
+        return None
+    b = structured[0]
+    if kind in ("like", "dislike") and b.kind in ("like", "dislike") and b.facet and b.kind != kind:
+        # The panel heading decides polarity: "Horror films" under Dislikes is a dislike.
+        cons = (Constraint(b.facet[0], "not_has", b.facet[1]),) if kind == "dislike" and b.facet[0] != "item" else ()
+        return Belief(text, kind, cons, b.facet, "edited")
+    return Belief(text, b.kind if b.kind == "constraint" else kind, b.constraints, b.facet, "edited")
+
+
+# -- intents ------------------------------------------------------------------------------------
+_ACCEPT = re.compile(r"\b(?:perfect|sounds (?:good|great)|i'?ll (?:watch|take|try|go with)|that'?s (?:it|the one|great)|"
+                     r"i will (?:watch|take|try)|great,? thanks|thanks?|thank you|love it|exactly|yes,? that one)\b", re.I)
+_EXPLAIN = re.compile(r"^\s*(?:why|how come)\b|\bwhy\s+(?:did|do|would|is|should|that|this)\b|\bexplain\b|\bwhat makes\b", re.I)
+_CRITIQUES = {
+    "lighter": r"\blighter\b|\bless (?:dark|serious|heavy|intense|violent|depressing)\b|\bhappier\b|\bmore (?:fun|upbeat|cheerful|light-?hearted)\b|\btoo (?:dark|serious|heavy|violent|depressing|sad)\b",
+    "darker": r"\bdarker\b|\bmore (?:serious|intense|gritty)\b|\bgrittier\b|\btoo (?:light|silly|childish)\b",
+    "older": r"\bolder\b|\bless recent\b|\btoo (?:new|recent|modern)\b|\bmore classic\b",
+    "newer": r"\bnewer\b|\bmore recent\b|\btoo old\b|\bmore modern\b|\bless old\b",
+    "shorter": r"\bshorter\b|\btoo long\b",
+    "longer": r"\blonger\b|\btoo short\b",
+    "not_director": r"\bnot (?:by|from) (?:this|that|the same|him|her|them)\b|\b(?:different|another|other) director\b|\bnot (?:this|that) director\b|\bno more (?:from|by) (?:this|that)\b",
+    "not_actor": r"\bwithout (?:this|that|him|her) (?:actor|actress|star)\b|\bnot with (?:this|that|him|her)\b|\b(?:different|other) (?:actor|actress|star)s?\b",
+    "funnier": r"\bfunnier\b|\bmore (?:funny|comedy|humou?r)\b",
+    "scarier": r"\bscarier\b|\bmore (?:scary|horror)\b",
+    "other": r"\bsomething else\b|\banother\b|\bdifferent\b|\bnot (?:that|this|those|these)(?: one)?\b|\bnone of (?:these|those|them)\b|\bother (?:ones|options|suggestions)\b|\bseen (?:it|that|them)\b|\bno,",
+}
+_CRITIQUE_RX = {k: re.compile(v, re.I) for k, v in _CRITIQUES.items()}
+_REQUEST = re.compile(r"\b(?:recommend|suggest|looking for|look for|want|wanna|in the mood|give me|show me|find me|"
+                      r"something|any ideas|what should i watch|a (?:movie|film)|i (?:like|love|enjoy|prefer)|"
+                      r"i'?m (?:into|a fan))\b", re.I)
+
+
+def question_field(text: str) -> str | None:
+    low = text.lower()
+    for name, pat in QUESTION_FIELDS:
+        if re.search(pat, low):
+            return name
+    return None
+
+
+def item_reference(text: str, lex: Lexicon, shown: list):
+    """Which item the message is about: an ordinal into ``shown``, a grounded title, or "current"."""
+    low = text.lower()
+    m = re.search(r"\b(?:the\s+)?(first|second|third|fourth|fifth|last)\b(?:\s+(?:one|movie|film|suggestion))?|#\s*(\d)\b|\bnumber\s+(\d|one|two|three|four|five)\b", low)
+    if m and shown:
+        word = m.group(1) or m.group(2) or m.group(3)
+        n = _NUMBER_WORDS.get(word, None) if not str(word).isdigit() else int(word)
+        if n is not None:
+            idx = n - 1 if n > 0 else len(shown) - 1
+            if 0 <= idx < len(shown):
+                return shown[idx]
+    cite = re.search(r"\[(\w+)\]|\bid\s*(\w+)", text)
+    if cite and (cite.group(1) or cite.group(2)) in lex.catalog:
+        return lex.catalog.resolve(cite.group(1) or cite.group(2))
+    quoted = re.search(r"[\"“']([^\"”']{2,80})[\"”']", text)
+    for cand in ([quoted.group(1)] if quoted else []) + _title_spans(text):
+        item, _ = lex.catalog.ground_title(cand, among=shown or None)
+        if item is None and shown:
+            item, _ = lex.catalog.ground_title(cand)
+        if item is not None:
+            return item
+    return "current"
+
+
+def _title_spans(text: str) -> list[str]:
+    """Capitalised spans that may be a title ("Who directed Heat?" -> "Heat")."""
+    spans = re.findall(r"(?:[A-Z0-9][\w'’:-]*)(?:\s+(?:of|the|a|an|and|in|on|to|[A-Z0-9][\w'’:-]*))*", text)
+    return [s for s in spans if s.split()[0] not in {"Who", "What", "When", "How", "Is", "Was", "Does", "Did", "Why",
+                                                     "Tell", "I", "Which", "Where", "Can", "Could", "The"} or len(s.split()) > 1]
+
+
+def classify(text: str, has_recommendations: bool) -> str:
+    """The message's intent by rules (one of :data:`INTENTS`)."""
+    t = str(text or "").strip()
+    if not t:
+        return "elicit"
+    critique = has_recommendations and any(rx.search(t) for rx in _CRITIQUE_RX.values())
+    if has_recommendations and _ACCEPT.search(t) and not critique and not re.search(r"\bbut\b|\bnot\b", t, re.I):
+        return "accept"
+    if has_recommendations and _EXPLAIN.search(t):
+        return "explain"
+    if critique:
+        return "critique"
+    if question_field(t) and (t.endswith("?") or re.match(r"^\s*(?:who|when|what|how|is|was|does|did|which|where|tell)\b", t, re.I)) \
+            and not _REQUEST.search(t):
+        return "question"
+    if _REQUEST.search(t) or re.search(r"\b(?:no|not|without|hate|dislike)\b", t, re.I):
+        return "recommend"
+    return "elicit"
+
+
+def critiques_in(text: str) -> list[str]:
+    return [k for k, rx in _CRITIQUE_RX.items() if rx.search(text)]
+
+
+def critique_beliefs(kinds: list[str], item: dict | None, lex: Lexicon, turn: int = 0) -> tuple[list[Belief], list[str]]:
+    """Beliefs a critique of ``item`` (the recommendation being criticised) implies, and notes on what failed."""
+    from recnb.systems.constraints import values_of
+
+    out, notes = [], []
+    src = "critique"
+    genres = set(values_of((item or {}).get("genres")))
+    title = lex.catalog.title(item["item_id"]) if item else "it"
+    for k in kinds:
+        if k in ("older", "newer"):
+            year = (item or {}).get("year")
+            if year is None or str(year) in ("<NA>", "nan"):
+                notes.append(f"I don't know when {title} came out, so I can't go {k} than it.")
+                continue
+            op, word = ("<", "before") if k == "older" else (">", "after")
+            out.append(Belief(f"released {word} {int(year)}", "constraint", (Constraint("year", op, int(year)),), None, src, turn))
+        elif k in ("shorter", "longer"):
+            rt = (item or {}).get("runtime")
+            if rt is None or str(rt) in ("<NA>", "nan"):
+                notes.append(f"I don't know how long {title} is, so I can't go {k} than it.")
+                continue
+            op = "<" if k == "shorter" else ">"
+            out.append(Belief(f"{k} than {int(rt)} minutes", "constraint", (Constraint("runtime", op, int(rt)),), None, src, turn))
+        elif k == "not_director":
+            names = values_of((item or {}).get("director"))
+            if not names:
+                notes.append(f"I don't know who directed {title}.")
+            for d in names:
+                out.append(Belief(f"not directed by {d}", "constraint", (Constraint("director", "not_has", d),), None, src, turn))
+        elif k == "not_actor":
+            names = values_of((item or {}).get("cast"))[:1]
+            if not names:
+                notes.append(f"I don't know who is in {title}.")
+            for c in names:
+                out.append(Belief(f"without {c}", "constraint", (Constraint("cast", "not_has", c),), None, src, turn))
+        elif k == "lighter":
+            for g in sorted(genres & DARK) or (["Drama"] if "Drama" in genres and "Comedy" not in genres else []):
+                out.append(Belief(f"{g} films", "dislike", (Constraint("genre", "not_has", g),), ("genre", g), src, turn))
+            for g in LIGHT:
+                out.append(Belief(f"{g} films", "like", (), ("genre", g), src, turn))
+        elif k == "darker":
+            for g in sorted(genres & {"Comedy", "Children", "Animation", "Musical"}):
+                out.append(Belief(f"{g} films", "dislike", (Constraint("genre", "not_has", g),), ("genre", g), src, turn))
+            out.append(Belief("Thriller films", "like", (), ("genre", "Thriller"), src, turn))
+        elif k == "funnier":
+            out.append(Belief("Comedy films", "like", (), ("genre", "Comedy"), src, turn))
+        elif k == "scarier":
+            out.append(Belief("Horror films", "like", (), ("genre", "Horror"), src, turn))
+    return out, notes
+
+
+def parse(text: str, lex: Lexicon, shown: list | None = None, turn: int = 0) -> Parse:
+    """Everything the rules read in one message, given the items shown last turn."""
+    shown = list(shown or [])
+    intent = classify(text, bool(shown))
+    p = Parse(intent=intent)
+    if intent == "critique":
+        p.critique = critiques_in(text)
+        p.item_ref = item_reference(text, lex, shown)
+        # "older, and with Al Pacino": the rest of the message may state preferences too
+        rest = text
+        for rx in _CRITIQUE_RX.values():
+            rest = rx.sub(" ", rest)
+        p.beliefs = [b for b in extract_preferences(rest, lex, turn) if b.structured]
+    elif intent == "recommend":
+        p.beliefs = extract_preferences(text, lex, turn)
+    if intent == "elicit":
+        # "a French drama under 2 hours" names no request verb but states preferences
+        found = extract_preferences(text, lex, turn)
+        if found:
+            p.intent, p.beliefs = "recommend", found
+    elif intent in ("question", "explain"):
+        p.item_ref = item_reference(text, lex, shown)
+        p.question = question_field(text) if intent == "question" else None
+    return p
+
+
+def rule_tool_call(request: str, lex: Lexicon) -> dict:
+    """The call the rules would make for a request (the tool loop's counted fallback)."""
+    field_ = question_field(request)
+    if field_:
+        item = item_reference(request, lex, [])
+        if item != "current":
+            return {"tool": "get_item_facts", "arguments": {"item_id": item}}
+    args = {}
+    for b in extract_preferences(request, lex):
+        for c in b.constraints:
+            if c.field == "year":
+                args["year_min" if c.op in (">", ">=") else "year_max"] = c.value + (1 if c.op == ">" else -1 if c.op == "<" else 0)
+            elif c.field == "runtime" and c.op in ("<", "<="):
+                args["max_runtime"] = c.value
+            elif c.field in ("genre", "director") :
+                args[("not_" if c.op == "not_has" else "") + c.field] = c.value
+            elif c.field in ("country", "language", "cast") and c.op == "has":
+                args[c.field] = c.value
+        if b.kind == "like" and b.facet and b.facet[0] in ("genre", "director", "cast"):
+            args.setdefault(b.facet[0], b.facet[1])
+    if args:
+        return {"tool": "filter_by_facts", "arguments": args}
+    return {"tool": "search_catalog", "arguments": {"query": request.strip()[:200] or "a good movie"}}

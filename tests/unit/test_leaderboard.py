@@ -1,0 +1,101 @@
+"""The leaderboard: nothing dropped, failures counted, budgets recorded, files round-trip."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recnb.data import Dataset
+from recnb.evaluation.leaderboard import Leaderboard, evaluate, run_leaderboard
+from recnb.evaluation.metrics import random_ndcg_at
+from recnb.evaluation.protocols import SampledProtocol
+from recnb.evaluation.synthetic import make_catalog
+from recnb.scores.base import Ranker
+from recnb.scores.popularity import PopularityRanker, RandomRanker
+
+
+@pytest.fixture(scope="module")
+def protocol():
+    cat = make_catalog(n_test_users=12)
+    ds = Dataset("synthetic", cat.items, cat.train)
+    return SampledProtocol(ds, n_users=None, n_negatives=7, store=False)
+
+
+class Flaky(Ranker):
+    """Fails on every other user and counts made-up LLM errors, like a generative ranker would."""
+
+    name = "flaky"
+
+    def _score(self, query, candidates):
+        self.stats["unparseable_outputs"] += 1
+        self.stats["invalid_titles"] += 2
+        self.stats["rank_spread_sum"] += 0.25
+        if query.user_id % 2:
+            raise ValueError("model answer could not be parsed")
+        return np.arange(len(candidates), dtype=float)
+
+
+def test_failed_users_are_kept_with_the_worst_rank(protocol):
+    run = evaluate(Flaky(), protocol)
+    assert run.n_users == len(protocol)  # nobody dropped
+    failed = run.per_user[run.per_user.error.notna()]
+    assert len(failed) == run.failed_users > 0
+    assert (failed["rank"] == failed["n_candidates"]).all()
+    assert failed["error"].str.contains("could not be parsed").all()
+    rates = run.rates()
+    assert rates["parse_errors_per_user"] == 1.0 and rates["hallucinated_per_user"] == 2.0
+    assert rates["failed_user_rate"] == pytest.approx(run.failed_users / run.n_users)
+    assert run.stats["rank_spread_sum"] == pytest.approx(0.25 * len(protocol))  # float stats stay floats
+
+
+def test_budget_stops_early_and_says_so(protocol):
+    run = evaluate(RandomRanker(), protocol, budget_s=0.0)
+    assert run.n_users == 1 and run.n_requested == len(protocol)
+    assert "time budget" in run.stopped
+    few = evaluate(RandomRanker(), protocol, n_users=3)
+    assert few.n_users == 3 and few.stopped is None
+    assert few.per_user.user_id.tolist() == protocol.users[:3].tolist()
+
+
+def test_leaderboard_table_file_and_charts(protocol, tmp_path):
+    lb = run_leaderboard(protocol, ["popularity", "random", "item-knn", "no-such-ranker"], log=None,
+                         users_per_ranker={"random": 5}, meta={"mode": "test"})
+    assert lb.run("no-such-ranker").status == "unavailable"
+    assert lb.run("random").n_users == 5 and lb.meta["plan"]["random"]["n_users"] == 5
+    table = lb.summary()
+    analytic = table[table.ranker == "random (analytic expectation)"].iloc[0]
+    assert analytic["ndcg@10"] == pytest.approx(random_ndcg_at(10, 8))
+    ok = table[table.status == "ok"]
+    for m in ("ndcg@1", "ndcg@10", "recall@5", "mrr"):
+        assert ok[m].between(0, 1).all()
+    # the synthetic answer is known: item-kNN finds each user's own group
+    assert lb.ci("item-knn").loc["ndcg@10", "ci_low"] > analytic["ndcg@10"]
+
+    path = lb.to_json(tmp_path / "lb.json")
+    back = Leaderboard.from_json(path)
+    assert [r.name for r in back.runs] == [r.name for r in lb.runs]
+    for name in ("popularity", "random", "item-knn"):
+        assert back.ci(name).round(12).equals(lb.ci(name).round(12))
+    assert back.random_baseline() == pytest.approx(lb.random_baseline())
+    assert "NDCG@10" in lb.figure().layout.title.text and len(lb.latency_figure().data[0].x) == 3
+    diff = lb.compare("item-knn", "random")
+    assert diff["users"] == 5 and diff["ci_low"] > 0
+
+
+def test_a_ranker_that_cannot_be_built_is_reported(protocol, monkeypatch):
+    from recnb.scores import registry
+
+    def broken(res):
+        raise RuntimeError("model not available offline")
+
+    monkeypatch.setitem(registry.RANKERS, "broken-test-ranker", registry.RankerSpec("broken-test-ranker", broken))
+    lb = run_leaderboard(protocol, ["broken-test-ranker", "popularity"], log=None, skip=("popularity",))
+    assert lb.run("broken-test-ranker").status == "unavailable"
+    assert "not available offline" in lb.run("broken-test-ranker").message
+    assert lb.run("popularity").message == "skipped by the caller"
+    assert lb.summary()["status"].tolist().count("unavailable") == 2
+
+
+def test_evaluate_without_refit(protocol):
+    r = PopularityRanker().fit(protocol.train, protocol.dataset.items)
+    run = evaluate(r, protocol, fit=False, n_users=4)
+    assert run.fit_seconds < 1.0 and run.n_users == 4

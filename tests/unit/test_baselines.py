@@ -1,0 +1,97 @@
+"""ID-based baselines (item-kNN, ALS, BPR, EASE): deterministic, honest about what they cannot score."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recnb.evaluation.leaderboard import evaluate
+from recnb.evaluation.metrics import random_ndcg_at
+from recnb.evaluation.protocols import SampledProtocol
+from recnb.evaluation.synthetic import make_catalog
+from recnb.scores._interactions import COLD_SCORE
+from recnb.scores.base import Query
+from recnb.scores.ease import EASERanker
+from recnb.scores.implicit_mf import ALSRanker, BPRRanker
+from recnb.scores.itemknn import ItemKNNRanker
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return make_catalog()
+
+
+@pytest.fixture(scope="module")
+def protocol(dataset):
+    return SampledProtocol(dataset, n_users=100, store=False)
+
+
+@pytest.mark.parametrize("make", [lambda: ALSRanker(), lambda: BPRRanker(iterations=20)], ids=["als", "bpr"])
+def test_matrix_factorisation_is_deterministic(make, protocol):
+    a = make().fit(protocol.train, protocol.dataset.items)
+    b = make().fit(protocol.train, protocol.dataset.items)
+    np.testing.assert_array_equal(a.model.item_factors, b.model.item_factors)
+    assert a.effective_factors == 64  # the small-catalog cap does not bite on movielens-small
+
+
+@pytest.mark.parametrize("make", [ItemKNNRanker, ALSRanker], ids=["item-knn", "als"])
+def test_id_baselines_beat_the_random_baseline_on_movielens(make, protocol):
+    run = evaluate(make(), protocol)
+    from recnb.evaluation.bootstrap import bootstrap_ci
+
+    ci = bootstrap_ci(run.metrics())
+    assert ci.loc["ndcg@10", "ci_low"] > random_ndcg_at(10, 20)
+    assert run.failed_users == 0
+
+
+def test_small_catalog_caps_factors(catalog):
+    r = ALSRanker().fit(catalog.train, catalog.items)
+    assert r.effective_factors == 2 and r.model.item_factors.shape[1] >= 2
+
+
+def test_bpr_folds_in_unknown_users_and_counts_it(catalog):
+    r = BPRRanker().fit(catalog.train, catalog.items)
+    case = catalog.cases[0]
+    known = r.score(catalog.query(case), case.candidates)
+    stranger = Query(user_id="someone-new", history=case.history)
+    folded = r.score(stranger, case.candidates)
+    assert r.stats["fallback_fold_in_mean"] == 1 and np.isfinite(folded).all()
+    assert not np.allclose(known, folded)
+    with pytest.raises(ValueError, match="empty"):
+        r.score(Query(user_id="someone-new"), case.candidates)
+
+
+def test_cold_items_rank_last_and_are_counted(catalog):
+    items = catalog.items
+    train = catalog.train[catalog.train.item_id != items.item_id.iloc[0]]  # item 1 never seen in training
+    case = next(c for c in catalog.cases if c.group == "space")
+    cands = [1] + [c for c in case.candidates if c != 1]
+    for r in (ALSRanker(), BPRRanker(), EASERanker()):
+        r.fit(train, items)
+        s = r.score(catalog.query(case), cands)
+        assert s[0] == COLD_SCORE and (s[1:] > COLD_SCORE).all(), r.name
+        assert r.stats["cold_candidates"] == 1, r.name
+
+
+def test_ease_item_cap_and_history_outside_the_model(catalog):
+    r = EASERanker(max_items=5).fit(catalog.train, catalog.items)
+    assert len(r.kept) == 5 and r.B.shape == (5, 5)
+    assert np.allclose(np.diag(r.B), 0)
+    outside = [int(i) for i in catalog.items.item_id if i not in set(r.data.item_ids[r.kept].tolist())]
+    s = r.score(Query(user_id=1, history=(outside[0],)), outside[1:4])
+    assert (s == COLD_SCORE).all() and r.stats["fallback_history_outside_model"] == 1
+
+
+def test_history_items_outside_the_catalog_are_counted(catalog):
+    r = ItemKNNRanker().fit(catalog.train, catalog.items)
+    case = catalog.cases[0]
+    q = Query(user_id=case.user_id, history=case.history + (987654,))
+    np.testing.assert_allclose(r.score(q, case.candidates), r.score(catalog.query(case), case.candidates))
+    assert r.stats["history_items_not_in_catalog"] == 1
+
+
+def test_item_knn_explains_with_a_watched_title(catalog):
+    r = ItemKNNRanker().fit(catalog.train, catalog.items)
+    case = catalog.cases[0]
+    frame = r.rank(catalog.query(case), case.candidates, k=3)
+    titles = set(catalog.items.title)
+    assert all(w.startswith("watched together with ") and w.split("with ", 1)[1] in titles for w in frame.why)

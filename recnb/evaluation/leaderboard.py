@@ -139,6 +139,9 @@ class Leaderboard:
 
     def __post_init__(self):
         self._ci: dict = {}
+        #: the fitted rankers of this run (not saved): pass them as ``fitted=`` to another protocol
+        #: with the same training data to skip refitting
+        self.rankers: dict = {}
 
     # -- numbers ---------------------------------------------------------------------------
     def run(self, name: str) -> RankerRun:
@@ -304,13 +307,14 @@ def _jsonable(v):
 
 def run_leaderboard(protocol, names=None, resources=None, n_users: int | None = None, users_per_ranker: dict | None = None,
                     budget_s: float | dict | None = None, skip=(), progress: bool = False, meta: dict | None = None,
-                    log=print) -> Leaderboard:
+                    log=print, fitted: dict | None = None) -> Leaderboard:
     """Evaluate registered rankers on ``protocol``.
 
     names: ranker names (default every registered one, sorted). users_per_ranker: {name: n}
     overrides ``n_users`` for slow rankers; budget_s: seconds of scoring per ranker (a number for
     all, or {name: seconds}). A ranker that cannot be built or fitted (e.g. a model not available
-    offline) is listed as unavailable with its error, not silently left out.
+    offline) is listed as unavailable with its error, not silently left out. fitted: {name: ranker}
+    already fitted on ``protocol.train`` (e.g. ``other_leaderboard.rankers``), reused without refitting.
     """
     from recnb.scores.registry import Resources, all_rankers
 
@@ -318,7 +322,7 @@ def run_leaderboard(protocol, names=None, resources=None, n_users: int | None = 
     names = sorted(specs) if names is None else list(names)
     resources = resources or Resources()
     users_per_ranker = users_per_ranker or {}
-    runs, plan = [], {}
+    runs, plan, rankers = [], {}, {}
     for name in names:
         n = users_per_ranker.get(name, n_users)
         n_req = len(protocol) if n is None else min(int(n), len(protocol))
@@ -330,13 +334,19 @@ def run_leaderboard(protocol, names=None, resources=None, n_users: int | None = 
         if name not in specs:
             runs.append(_unavailable(name, f"no ranker named {name!r} is registered", n_req))
             continue
+        reuse = fitted is not None and name in fitted
         try:
-            ranker = specs[name].factory(resources)
-            run = evaluate(ranker, protocol, n_req, budget, name=name, progress=progress)
+            ranker = fitted[name] if reuse else specs[name].factory(resources)
+            run = evaluate(ranker, protocol, n_req, budget, name=name, progress=progress, fit=not reuse)
+            if reuse:
+                run.message = "fit reused from an earlier run on the same training data"
+            rankers[name] = ranker
         except Exception as exc:  # reported in the table; the other rankers still run
             run = _unavailable(name, f"{type(exc).__name__}: {exc}", n_req)
         if log:
             log(f"{name:24s} {run.status:11s} users={run.n_users:4d} fit={run.fit_seconds:6.1f}s "
                 f"score={run.eval_seconds:6.1f}s" + (f"  ({run.stopped or run.message})" if run.stopped or run.message else ""))
         runs.append(run)
-    return Leaderboard(protocol.describe(), runs, meta={"plan": plan, **(meta or {})})
+    board = Leaderboard(protocol.describe(), runs, meta={"plan": plan, **(meta or {})})
+    board.rankers = rankers
+    return board

@@ -1,0 +1,103 @@
+"""The position-bias lab: how much does the order candidates are shown in move an order-dependent ranker?
+
+For each user of a protocol, the same candidates are shown in several orders (the balanced
+permutations of :mod:`recnb.ranking.position_bias`, where every candidate visits evenly spaced
+positions), and we measure
+
+* per candidate: the spread (std) of its rank across orders;
+* per shown position: how often the candidate shown there came out on top (flat at 1/n
+  without position bias);
+* per user: the target's NDCG@10 under each single order (mean, worst, best), under the
+  protocol's stored order, and after averaging the scores over the orders; the paired
+  difference "averaged - single order" is what permutation-averaging recovers.
+
+This module only measures; the permutation designs and the aggregation are the ranking
+stage's (recnb.ranking.position_bias), so the lab measures exactly what ``llm-permuted`` does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from recnb.evaluation.bootstrap import bootstrap_ci, paired_difference_ci
+from recnb.evaluation.metrics import metrics_from_ranks, relevant_ranks
+
+
+def _ndcg10(scores, relevant) -> float:
+    return metrics_from_ranks(relevant_ranks(scores, relevant), 1, (10,))["ndcg@10"]
+
+
+@dataclass
+class PositionStudy:
+    ranker: str
+    n_permutations: int
+    design: str
+    how: str
+    per_user: pd.DataFrame
+    per_candidate: pd.DataFrame
+    position_top1: np.ndarray  # mean over users: share of orders whose winner was shown at each position
+    meta: dict = field(default_factory=dict)
+
+    def summary(self, seed: int = 0) -> dict:
+        pu = self.per_user
+        cols = ["given_order_ndcg@10", "single_order_ndcg@10_mean", "averaged_ndcg@10"]
+        ci = bootstrap_ci(pu[cols], seed=seed)
+        return {
+            "ranker": self.ranker, "users": int(len(pu)), "n_permutations": self.n_permutations, "design": self.design,
+            "aggregation": self.how,
+            **{c: {k: float(ci.loc[c, k]) for k in ("mean", "ci_low", "ci_high")} for c in cols},
+            "averaged_minus_single_order": paired_difference_ci(pu["averaged_ndcg@10"].to_numpy(),
+                                                                pu["single_order_ndcg@10_mean"].to_numpy(), seed=seed),
+            "mean_rank_spread": float(self.per_candidate["rank_spread"].mean()),
+            "target_rank_spread": float(pu["target_rank_spread"].mean()),
+            "first_position_top1_rate": float(self.position_top1[0]),
+            "uniform_top1_rate": 1.0 / len(self.position_top1),
+            "top1_agreement": float(pu["top1_agreement"].mean()),
+        }
+
+    def to_dict(self) -> dict:
+        return {"summary": self.summary(), "position_top1": self.position_top1.tolist(), "meta": self.meta,
+                "per_user": self.per_user.to_dict(orient="records")}
+
+
+def position_bias_study(ranker, protocol, n_users: int = 20, n_permutations: int = 4, seed: int = 0,
+                        design: str = "balanced", how: str = "mean", fit: bool = True, progress: bool = False) -> PositionStudy:
+    """Run the lab for ``ranker`` on the first ``n_users`` users of ``protocol`` (see module doc)."""
+    from recnb.ranking.position_bias import permutation_report
+
+    if fit:
+        ranker.fit(protocol.train, protocol.dataset.items)
+    users, cands_rows, top1 = [], [], []
+    cases = protocol.cases(n_users)
+    if progress:
+        from tqdm.auto import tqdm
+
+        cases = tqdm(cases, total=min(n_users, len(protocol)), desc=f"{ranker.name} permutations", leave=False)
+    for case in cases:
+        query = protocol.query(case)
+        cands = case.candidates.tolist()
+        rel = case.relevant
+        given = ranker.score(query, cands)
+        report = permutation_report(lambda order: ranker.score(query, order), cands, n_permutations,
+                                    seed=seed, how=how, design=design)
+        single = [_ndcg10(row, rel) for row in report.matrix]
+        target = int(np.flatnonzero(rel)[0])
+        users.append({"user_id": case.user_id, "target": case.target, "given_order_ndcg@10": _ndcg10(given, rel),
+                      "single_order_ndcg@10_mean": float(np.mean(single)), "single_order_ndcg@10_min": float(np.min(single)),
+                      "single_order_ndcg@10_max": float(np.max(single)), "averaged_ndcg@10": _ndcg10(report.aggregated, rel),
+                      "target_rank_spread": float(report.rank_spread[target]),
+                      "mean_rank_spread": report.mean_rank_spread, "top1_agreement": report.top1_agreement})
+        mean_rank = (np.vstack([np.argsort(np.argsort(-row, kind="stable"), kind="stable") for row in report.matrix]) + 1).mean(0)
+        for j, c in enumerate(cands):
+            cands_rows.append({"user_id": case.user_id, "item_id": c, "is_target": bool(rel[j]),
+                               "mean_rank": float(mean_rank[j]), "rank_spread": float(report.rank_spread[j])})
+        top1.append(report.position_top1_rate)
+    if not users:
+        raise ValueError("the protocol has no users to study")
+    width = max(len(t) for t in top1)
+    padded = np.vstack([np.pad(t, (0, width - len(t))) for t in top1])
+    return PositionStudy(getattr(ranker, "name", type(ranker).__name__), int(n_permutations), design, how,
+                         pd.DataFrame(users), pd.DataFrame(cands_rows), padded.mean(0),
+                         meta={"protocol": protocol.describe(), "seed": seed})

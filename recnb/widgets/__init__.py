@@ -6,7 +6,7 @@ every kit widget uses to find its ES module and CSS (wheel or editable install).
 from __future__ import annotations
 
 from recnb.widgets._assets import KitWidget, WidgetAssetsNotFound, asset
-from recnb.widgets.profile_editor import ProfileEditor
-from recnb.widgets.ranked_list import RankedList
+from recnb.widgets.ranked_list import RankedList  # first: its missing asset is the one reported
+from recnb.widgets.profile_editor import ProfileEditor  # noqa: E402
 
 __all__ = ["KitWidget", "ProfileEditor", "RankedList", "WidgetAssetsNotFound", "asset"]

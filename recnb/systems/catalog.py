@@ -180,8 +180,15 @@ class ItemCatalog:
         return self._vectors
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self._item_vectors()
-        return self._cache.encode(list(texts), progress=False)
+        """Query vectors, cached in memory only: queries are one-off texts, not worth a disk shard each."""
+        memo = self.__dict__.setdefault("_query_memo", {})
+        todo = [t for t in dict.fromkeys(texts) if t not in memo]
+        if todo:
+            vecs = self.encoder.encode(todo, show_progress_bar=False, convert_to_numpy=True, normalize_embeddings=True)
+            if len(memo) > 4096:
+                memo.clear()
+            memo.update(zip(todo, np.asarray(vecs, dtype=np.float32)))
+        return np.stack([memo[t] for t in texts])
 
     def similarity(self, text: str, ids: Sequence | None = None) -> np.ndarray:
         """Cosine between ``text`` and each item's description (all items, or ``ids`` in order)."""
@@ -214,7 +221,11 @@ class ItemCatalog:
 
     def filter(self, constraints: Sequence[Constraint]) -> list:
         """Ids of items satisfying every constraint, in catalog order."""
-        return self.items["item_id"][apply_constraints(self.items, constraints)].tolist()
+        return self.items["item_id"][self.mask(constraints)].tolist()
+
+    def mask(self, constraints: Sequence[Constraint]) -> np.ndarray:
+        """Boolean mask over :attr:`items` rows passing every constraint."""
+        return apply_constraints(self.items, constraints, cache=self.__dict__.setdefault("_mask_cache", {}))
 
     # -- names in the catalog (for grounding what people and models write) -----------------
     def vocabulary(self, field: str) -> list[str]:

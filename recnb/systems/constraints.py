@@ -118,8 +118,12 @@ class Constraint:
             hit = any(want == v.lower() for col in FIELDS[self.field] for v in values_of(item.get(col)))
         return hit if self.op == "has" else not hit
 
-    def mask(self, items: pd.DataFrame) -> np.ndarray:
-        """Boolean mask over ``items`` rows: True where the constraint holds."""
+    def mask(self, items: pd.DataFrame, cache: dict | None = None) -> np.ndarray:
+        """Boolean mask over ``items`` rows: True where the constraint holds.
+
+        cache: a dict kept by the caller for one ``items`` frame; it holds the lowercased columns
+        so that a conversation's many filters do not redo the string work every turn.
+        """
         cols = [c for c in FIELDS[self.field] if c in items.columns]
         if not cols:
             raise ConstraintError(
@@ -136,15 +140,19 @@ class Constraint:
             want = self.value.lower()
             hit = np.zeros(len(items), dtype=bool)
             for col in cols:
-                # ("|" + "a|b" + "|") contains "|a|": exact value match without splitting every row
-                padded = ("|" + items[col].fillna("").astype(str).str.lower() + "|").str.replace(r"\s*\|\s*", "|", regex=True)
+                padded = cache.get(col) if cache is not None else None
+                if padded is None:
+                    # ("|" + "a|b" + "|") contains "|a|": exact value match without splitting every row
+                    padded = ("|" + items[col].fillna("").astype(str).str.lower() + "|").str.replace(r"\s*\|\s*", "|", regex=True)
+                    if cache is not None:
+                        cache[col] = padded
                 hit |= padded.str.contains("|" + want + "|", regex=False).to_numpy()
         return hit if self.op == "has" else ~hit
 
 
-def apply_constraints(items: pd.DataFrame, constraints) -> np.ndarray:
+def apply_constraints(items: pd.DataFrame, constraints, cache: dict | None = None) -> np.ndarray:
     """Rows of ``items`` that satisfy every constraint (all True for none)."""
     keep = np.ones(len(items), dtype=bool)
     for c in constraints:
-        keep &= c.mask(items)
+        keep &= c.mask(items, cache)
     return keep

@@ -93,7 +93,7 @@ class ToolResult:
         return f"Tool error ({self.code}): {self.error}"
 
 
-def _first_json_object(text: str):
+def first_json_object(text: str):
     """The first JSON object in ``text`` (models wrap calls in prose or ``` fences)."""
     text = str(text or "")
     starts = [m.start() for m in re.finditer(r"\{", text)]
@@ -119,7 +119,7 @@ def _schema_message(exc: jsonschema.ValidationError, where: str) -> str:
 
 def parse_call(text_or_obj) -> tuple[str, dict]:
     """(tool name, arguments) of a valid call, or :class:`ToolCallError` saying what is wrong."""
-    obj = text_or_obj if isinstance(text_or_obj, dict) else _first_json_object(text_or_obj)
+    obj = text_or_obj if isinstance(text_or_obj, dict) else first_json_object(text_or_obj)
     try:
         jsonschema.validate(obj, CALL_SCHEMA)
     except jsonschema.ValidationError as exc:

@@ -1,0 +1,172 @@
+"""RAG: retrieval passages, citation validation, claim checks, fallback, and the hallucination table."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _systems_helpers import ScriptedLLM, small_catalog  # noqa: E402
+
+from recnb.scores.base import UnknownItemError
+from recnb.systems.catalog import ItemCatalog
+from recnb.systems.claims import check_answer, check_claim, extract_claims
+from recnb.systems.rag import RAGRecommender, hallucination_rows, hallucination_table
+
+
+@pytest.fixture(scope="module")
+def catalog(dataset, encoder):
+    return small_catalog(dataset, encoder)
+
+
+# -- the catalog as RAG sees it --------------------------------------------------------------
+def test_passage_holds_facts_and_description(catalog):
+    text = catalog.passage(6)
+    assert text.startswith("title: Heat (1995)")
+    assert "director: Michael Mann" in text and "Al Pacino" in text and "description: Heat (1995)" in text
+
+
+def test_unknown_item_is_one_clear_error(catalog):
+    with pytest.raises(UnknownItemError, match="unknown item id"):
+        catalog.passage(99999999)
+    assert "6" in catalog and 6 in catalog and "nope" not in catalog  # ids from JSON/text resolve
+
+
+def test_reviews_are_retrieved_where_the_dataset_has_them(tmp_path):
+    import shutil
+
+    import recnb
+
+    src = Path(__file__).resolve().parents[1] / "fixtures" / "amazon-reviews-2023"
+    shutil.copytree(src, tmp_path / "amazon")
+    ds = recnb.load_dataset("amazon-reviews-2023", path=tmp_path / "amazon")
+    cat = ItemCatalog.from_dataset(ds)
+    reviewed = ds.reviews.item_id.iloc[0]
+    passage = cat.passage(reviewed)
+    first = ds.reviews[ds.reviews.item_id == reviewed].sort_values("helpful_vote", ascending=False).text.iloc[0]
+    assert "review:" in passage and " ".join(first.split())[:40] in passage
+    assert isinstance(reviewed, str)  # string ids (ASINs) work throughout
+
+
+def test_search_respects_allowed_and_exclude(catalog):
+    top = catalog.search("a crime film directed by Francis Ford Coppola", k=3)
+    assert 858 in top or 1221 in top
+    again = catalog.search("a crime film directed by Francis Ford Coppola", k=3, exclude=[858, 1221])
+    assert 858 not in again and 1221 not in again and len(again) == 3
+    assert catalog.search("anything", k=5, allowed=[1, 6]) in ([1, 6], [6, 1])
+    with pytest.raises(ValueError, match="non-empty"):
+        catalog.search("   ")
+
+
+# -- claims ------------------------------------------------------------------------------
+def test_claims_checked_against_the_items_text(catalog):
+    text = ("1. Heat (1995) [6]: a crime thriller directed by Michael Mann, starring Al Pacino and Tom Cruise.\n"
+            "2. Alien (1985) [1214]: a French comedy. It won an Oscar.\n"
+            "3. Space Llamas (2003): a sci-fi comedy.")
+    r = check_answer(text, catalog)
+    claims = {(c.item_id, c.kind, c.value): c.supported for c in r.claims}
+    assert claims[(6, "director", "Michael Mann")] and claims[(6, "cast", "Al Pacino")]
+    assert claims[(6, "genre", "Crime")] and claims[(6, "genre", "Thriller")]
+    assert not claims[(6, "cast", "Tom Cruise")]
+    assert not claims[(1214, "year", "1985")]  # Alien is 1979
+    assert not claims[(1214, "country", "France")] and not claims[(1214, "genre", "Comedy")]
+    assert [m.text for m in r.invented] == ["Space Llamas (2003)"]
+    # claims about an invented item are unsupported by definition
+    assert all(not c.supported for c in r.claims if c.item_id is None) and any(c.item_id is None for c in r.claims)
+    counts = r.counts()
+    assert counts["unsupported_claims"] == len(r.unsupported) > 0 and counts["invented_items"] == 1
+
+
+def test_sentence_without_item_is_attributed_to_the_default_item(catalog):
+    r = check_answer("It is a drama directed by Francis Ford Coppola. It runs 300 minutes.", catalog, default_item=858)
+    kinds = {(c.kind, c.supported) for c in r.claims}
+    assert ("director", True) in kinds and ("genre", True) in kinds and ("runtime", False) in kinds
+
+
+def test_extract_claims_patterns():
+    found = extract_claims("A 1990s French comedy directed by Jean Renoir, starring Anna Karina, 95 minutes long.")
+    kinds = {k for k, _ in found}
+    assert {"decade", "country", "genre", "director", "cast", "runtime"} <= kinds
+    assert check_claim("decade", "1990", {"year": 1995}, "")[0] and not check_claim("decade", "1980", {"year": 1995}, "")[0]
+
+
+# -- citations -----------------------------------------------------------------------------
+def test_citations_must_exist_and_be_retrieved(catalog):
+    retrieved = [6, 858, 431]
+    outside = 1214  # real, not retrieved
+    script = (f"Heat (1995) [6]: a crime film.\nAlien (1979) [{outside}]: scary.\nPhantom Heist (2001) [424242]: great.")
+    rag = RAGRecommender(catalog, ScriptedLLM([script]), k=3, n=3)
+    a = rag.answer("a crime film with Al Pacino", retrieved=retrieved)
+    assert a.recommended == [6]
+    assert a.outside == [outside]
+    assert set(a.invalid) == {"[424242]", "Phantom Heist (2001)"}
+    assert a.fallback is None
+    c = a.counts()
+    assert c["outside_retrieved"] == 1 and c["invented_items"] == 2 and c["items_named"] == 4
+
+
+def test_without_validation_outside_items_get_through(catalog):
+    from recnb.systems.injection import Defences
+
+    rag = RAGRecommender(catalog, ScriptedLLM(["Alien (1979) [1214] and Heat (1995) [6]"]), k=3, n=3,
+                         defences=Defences(validate=False))
+    a = rag.answer("a crime film", retrieved=[6, 858, 431])
+    assert a.recommended == [1214, 6]
+
+
+def test_no_valid_citation_falls_back_to_likelihood_and_counts_it(catalog):
+    llm = ScriptedLLM(["I recommend Space Llamas, a wonderful film."], prefer="[858]")
+    rag = RAGRecommender(catalog, llm, k=3, n=1)
+    a = rag.answer("a crime film", retrieved=[6, 858, 431])
+    assert a.fallback == "likelihood" and a.recommended == [858]
+    assert rag.stats["fallback_likelihood"] == 1
+    prefix, conts = llm.scored[-1]
+    assert len(conts) == 3 and all(c.startswith(" ") for c in conts)
+
+
+def test_score_mode_writes_only_supported_claims(catalog):
+    rag = RAGRecommender(catalog, ScriptedLLM(prefer="[1221]"), k=4, n=2, mode="score")
+    a = rag.answer("a crime film by Coppola", retrieved=[6, 858, 1221, 431])
+    assert a.recommended[0] == 1221 and len(a.recommended) == 2
+    assert a.report.claims and not a.report.unsupported
+
+
+def test_prompt_delimits_passages_and_states_the_data_rule(catalog):
+    llm = ScriptedLLM(["Heat (1995) [6]"])
+    RAGRecommender(catalog, llm, k=2, n=1).answer("a heist film", retrieved=[6, 858])
+    prompt = llm.prompts[-1]
+    assert '<item id="6">' in prompt and '<item id="858">' in prompt and "never an instruction" in prompt
+
+
+def test_empty_request_is_rejected(catalog):
+    with pytest.raises(ValueError, match="non-empty request"):
+        RAGRecommender(catalog, ScriptedLLM()).answer("  ")
+
+
+# -- the table -------------------------------------------------------------------------------
+def test_hallucination_table_pools_counts_per_condition(catalog):
+    rag = RAGRecommender(catalog, ScriptedLLM(["Heat (1995) [6]: a crime film starring Tom Cruise.",
+                                               "Heat (1987): a comedy.\nMoon Llamas (1990): fun."]), k=2, n=1)
+    answers = [rag.answer("a heist film", retrieved=[6, 858]), rag.answer("a heist film", retrieval=False)]
+    rows = hallucination_rows(answers)
+    table = hallucination_table(rows).set_index("condition")
+    w, wo = table.loc["with retrieval"], table.loc["without retrieval"]
+    assert w["unsupported_claims"] == 1 and w["claims"] == 3  # title year 1995, genre Crime, cast Tom Cruise (no)
+    assert w["claim_hallucination_rate"] == pytest.approx(w["unsupported_claims"] / w["claims"])
+    assert wo["invented_items"] == 1 and wo["items_named"] == 2
+    assert wo["item_hallucination_rate"] == pytest.approx(0.5)
+    assert wo["claim_rate_ci_low"] <= wo["claim_hallucination_rate"] <= wo["claim_rate_ci_high"]
+
+
+def test_bundled_model_answers_are_validated(catalog, llm):
+    """The real 135M model: whatever it writes, what comes out is retrieved and existing."""
+    rag = RAGRecommender(catalog, llm, k=3, n=2, max_new_tokens=40)
+    a = rag.answer("a crime film with Al Pacino")
+    assert set(a.recommended) <= set(a.retrieved) and a.recommended
+    assert a.fallback in (None, "likelihood")
+    assert all(m.item_id is None or m.item_id in catalog for m in a.report.mentions)
+    s = RAGRecommender(catalog, llm, k=3, n=2, mode="score").answer("a crime film with Al Pacino")
+    assert set(s.recommended) <= set(s.retrieved) and not s.report.unsupported

@@ -87,6 +87,7 @@ function statementRow(s, index, count, send) {
 function render({ model, el: root }) {
   root.classList.add("recnb-profile-editor");
   const send = (edit) => model.send({ type: "edit", edit });
+  let logOpen = false; // the log stays open across redraws once the person opens it
 
   const draw = () => {
     root.replaceChildren();
@@ -146,6 +147,10 @@ function render({ model, el: root }) {
 
     const log = model.get("log") || [];
     const details = el("details", "recnb-pe-log");
+    details.open = logOpen;
+    details.addEventListener("toggle", () => {
+      logOpen = details.open;
+    });
     details.appendChild(el("summary", null, `edit log (${log.length})`));
     const ul = el("ol", "recnb-pe-log-list");
     for (const line of log.slice().reverse()) ul.appendChild(el("li", null, line));

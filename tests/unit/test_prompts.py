@@ -1,0 +1,139 @@
+"""Prompt templates as data: loading, editing, placeholders, demos, and fitting the context window."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from recnb.scores.base import Query
+from recnb.text.prompts import (ITEM_SENTINEL, Catalog, PromptTemplate, PromptTemplateError, SimilarUsers, get_template,
+                                make_demos, render, task_names, template_data, template_names)
+
+
+class WordCountLLM:
+    """Stands in for a tokenizer in the truncation tests: one token per word, a settable window."""
+
+    def __init__(self, window=10_000):
+        self.context_window = window
+
+    def chat_prompt(self, user, system=None, assistant_prefix=""):
+        return f"<sys>{system}</sys><user>{user}</user><assistant>" + assistant_prefix
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+
+@pytest.fixture(scope="module")
+def items():
+    return pd.DataFrame({"item_id": range(1, 41), "title": [f"Film {n}" for n in range(1, 41)],
+                         "year": [1980 + n for n in range(40)]})
+
+
+@pytest.fixture(scope="module")
+def catalog(items):
+    return Catalog(items)
+
+
+def test_every_template_combines_with_every_task(items, catalog):
+    assert {"zero-shot", "few-shot", "sequential", "recency"} <= set(template_names())
+    assert {"pointwise", "title", "labels", "generate", "rating", "explain"} <= set(task_names())
+    q = Query(user_id=1, history=(1, 2, 3, 4, 5, 6), ratings=(5, 4, 3, 5, 4, 5), profile="I like films.")
+    for name in template_names():
+        for task in task_names():
+            t = get_template(name, task)
+            demos, _ = make_demos(q, catalog, t.shots, "self")
+            rp = render(t, WordCountLLM(), q, catalog, candidates=[7, 8, 9], item="Film 7 (1986)", demos=demos)
+            assert "{" not in rp.user_text.replace("{{", "")  # every placeholder filled
+            assert rp.text.startswith("<sys>") and rp.n_tokens > 0
+
+
+def test_sequential_and_recency_follow_llmrank(catalog):
+    q = Query(user_id=1, history=(3, 1, 2))
+    seq = render(get_template("sequential", "generate"), WordCountLLM(), q, catalog, candidates=[5, 6]).user_text
+    assert "in the past in order:\n1. Film 3 (1982)\n2. Film 1 (1980)\n3. Film 2 (1981)" in seq
+    rec = render(get_template("recency", "generate"), WordCountLLM(), q, catalog, candidates=[5, 6]).user_text
+    assert "my most recently watched movie is Film 2 (1981)" in rec
+    lab = render(get_template("zero-shot", "labels"), WordCountLLM(), q, catalog, candidates=[5, 6]).user_text
+    assert "A. Film 5 (1984)\nB. Film 6 (1985)" in lab
+
+
+def test_unknown_names_and_placeholders_are_clear_errors():
+    with pytest.raises(KeyError, match="no prompt template 'nope'"):
+        get_template("nope")
+    with pytest.raises(KeyError, match="no task"):
+        get_template("zero-shot", "haiku")
+    t = get_template("zero-shot", "pointwise")
+    with pytest.raises(PromptTemplateError, match=r"unknown placeholder\(s\) \{user_name\}"):
+        t.edited("Hi {user_name}, would you like {item}?")
+    with pytest.raises(PromptTemplateError, match="literal braces"):
+        t.edited("a lone { brace")
+    ok = t.edited("JSON like {{\"x\": 1}} about {item}?")
+    assert ok.name == "zero-shot*" and ok.task == "pointwise"
+    with pytest.raises(PromptTemplateError, match="demo_source"):
+        PromptTemplate("x", "pointwise", "{item}", demo_source="friends")
+
+
+def test_templates_file_is_plain_toml_data():
+    data = template_data()
+    assert set(data) >= {"system", "template", "task", "demo"}
+    assert all("text" in t and "description" in t for t in data["template"].values())
+
+
+def test_max_history_cut_is_noted_in_the_prompt(catalog):
+    q = Query(user_id=1, history=tuple(range(1, 31)))
+    rp = render(get_template("zero-shot", "pointwise"), WordCountLLM(), q, catalog, item="Film 35", max_history=10)
+    assert rp.n_history == 30 and rp.n_history_shown == 10 and rp.truncated
+    assert "Film 30 (2009)" in rp.user_text and "Film 20 (1999)" not in rp.user_text
+    assert "(The 20 earlier movies I watched are not shown, max_history=10.)" in rp.user_text
+    assert rp.notes == ["history truncated: kept the 10 most recent of 30 items (max_history=10)"]
+
+
+def test_long_history_is_cut_to_the_context_window(catalog):
+    q = Query(user_id=1, history=tuple(range(1, 41)))
+    llm = WordCountLLM(window=120)
+    rp = render(get_template("zero-shot", "pointwise"), llm, q, catalog, item="Film 1", max_history=None, reserve_tokens=20)
+    assert rp.n_tokens <= 100 and rp.n_tokens == llm.count_tokens(rp.text)
+    assert 0 < rp.n_history_shown < 40
+    assert "Film 40 (2019)" in rp.user_text  # the most recent are kept
+    assert "to fit the context window" in rp.user_text and "to fit the context window" in rp.notes[0]
+    # a window too small for the candidates alone: one clear error
+    with pytest.raises(ValueError, match="even with no history"):
+        render(get_template("zero-shot", "labels"), WordCountLLM(window=30), q, catalog, candidates=list(range(1, 20)))
+
+
+def test_self_demos_come_from_the_users_own_history(catalog):
+    q = Query(user_id=7, history=(1, 2, 3, 4, 5), ratings=(5, 4, 3, 2, 1))
+    demos, notes = make_demos(q, catalog, 3, "self")
+    assert [d.item for d in demos] == [5, 4, 3] and notes == []
+    assert demos[0].history == [1, 2, 3, 4] and demos[0].rating == 1
+    assert all(not set(d.negatives) & set(q.history) for d in demos)
+    assert make_demos(q, catalog, 3, "self") == (demos, notes)  # deterministic
+    few, notes = make_demos(Query(user_id=8, history=(1, 2)), catalog, 3, "self")
+    assert len(few) == 1 and notes == ["asked for 3 demos, 1 available from 'self' history"]
+    rp = render(get_template("few-shot", "pointwise"), WordCountLLM(), q, catalog, item="Film 9", demos=demos)
+    assert rp.n_demos == 3 and "Example 3: Watched:" in rp.user_text and "Would like Film 3 (1982)? Yes." in rp.user_text
+
+
+def test_similar_user_demos(catalog):
+    train = pd.DataFrame({"user_id": [10, 10, 10, 11, 11, 11, 12, 12], "item_id": [1, 2, 9, 30, 31, 32, 1, 8],
+                          "rating": [5.0] * 8, "timestamp": range(8)})
+    q = Query(user_id=99, history=(1, 2, 3))
+    demos, notes = make_demos(q, catalog, 2, "similar", SimilarUsers(train))
+    assert [d.source for d in demos] == ["user 10", "user 12"]  # user 11 shares nothing
+    assert demos[0].item == 9 and demos[0].history == [1, 2]
+    with pytest.raises(ValueError, match="training ratings"):
+        make_demos(q, catalog, 2, "similar", None)
+
+
+def test_item_split_for_kv_cache_keeps_the_space_with_the_title(catalog):
+    rp = render(get_template("zero-shot", "pointwise"), WordCountLLM(), Query(user_id=1, history=(1,)), catalog,
+                item=ITEM_SENTINEL)
+    prefix, pattern = rp.split_item()
+    assert prefix.endswith("Would I like the movie") and pattern.startswith(" " + ITEM_SENTINEL + "?")
+    assert prefix + pattern.replace(ITEM_SENTINEL, "Heat") == rp.text.replace(ITEM_SENTINEL, "Heat")
+
+
+def test_chat_template_comes_from_the_tokenizer(llm, catalog):
+    rp = render(get_template("zero-shot", "labels"), llm, Query(user_id=1, history=(1, 2)), catalog, candidates=[3, 4])
+    assert rp.text.startswith("<|im_start|>system\nYou are a movie recommender.")
+    assert rp.text.endswith("<|im_start|>assistant\n")
+    assert rp.n_tokens == llm.count_tokens(rp.text)

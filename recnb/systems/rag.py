@@ -93,7 +93,7 @@ class RAGRecommender:
     """
 
     def __init__(self, catalog, llm, k: int = 5, n: int = 2, mode: str = "generate", defences: Defences = Defences(),
-                 max_new_tokens: int = 80, passage_chars: int = 420):
+                 max_new_tokens: int = 80, passage_chars: int = 700):
         if mode not in ("generate", "score"):
             raise ValueError("mode must be 'generate' or 'score'")
         self.catalog, self.llm, self.k, self.n, self.mode = catalog, llm, k, n, mode
@@ -175,7 +175,7 @@ class RAGRecommender:
         invalid = [m.text for m in report.invented]
         outside = [i for i in named if retrieval and i not in ids]
         recommended = [i for i in named if (i in ids or not self.defences.validate)] if retrieval else named
-        if retrieval and not [i for i in recommended if i in ids] and self.mode == "generate":
+        if retrieval and not recommended and self.mode == "generate":
             # The model cited nothing usable: choose by likelihood instead, and say so.
             fallback = "likelihood"
             self.stats["fallback_likelihood"] += 1

@@ -80,9 +80,11 @@ def cite(llm, sentence: str, rows: list[pd.Series]) -> list[int]:
 def parse_statement(text: str, verb: str) -> str | None:
     """The first sentence of the model's completion after ``verb``; None when it is not a usable statement."""
     line = (verb + text).split("\n")[0].strip()
+    if re.search(r"(?:^|\s)\d+\.\s|\[", line):  # echoed the numbered list or the citation brackets
+        return None
     sentence = re.split(r"(?<=[.!?])\s", line)[0].strip().rstrip(".,;:").strip()
     words = statement_topic(sentence).split()
-    if sentence.lower() == verb.lower() or not words or len(words) > 25 or re.search(r"\d+\.\s|\[", sentence):
+    if sentence.lower() == verb.lower() or not words or len(words) > 25:
         return None
     return sentence
 

@@ -14,8 +14,10 @@ import time
 import numpy as np
 
 USERS_FULL, USERS_TINY = 20, 3
-PROBE_USERS_FULL, PROBE_USERS_TINY = 50, 4
-SLOW_PROBE_USERS_FULL = 20  # cross-encoder / LLM rankers score 2 x 20 candidates per user
+PROBE_USERS_FULL, PROBE_USERS_TINY = 50, 6
+SLOW_PROBE_USERS_TINY = 1
+RERANK_USERS_FULL, RERANK_USERS_TINY = 6, 1  # LLM rerank of the top 20 after each new-text edit
+SLOW_PROBE_USERS_FULL = 12  # cross-encoder / LLM rankers score 2 x 20 candidates per user
 TOPICS = ["heist films set in {w}", "slow-burn thrillers about {w}", "animated films for children about {w}",
           "documentaries about {w}", "romantic comedies in {w}", "war films about {w}", "space adventures near {w}"]
 WORDS = ["Paris", "Tokyo", "the sea", "robots", "jazz", "chess", "trains", "wolves", "the desert", "a lighthouse"]
@@ -43,7 +45,7 @@ def _edits(live, rng, nonce):
     yield "cached", Edit("delete", id=live.profile.statements[0].id)
 
 
-def latency(ds, split, encoder, llm_ranker, users, rng):
+def latency(ds, split, encoder, llm_ranker, users, rng, rerank_users=()):
     from recnb.profiles.live import LiveProfile
     from recnb.profiles.scoring import ProfileScorer
     from recnb.scores.base import Query
@@ -62,7 +64,7 @@ def latency(ds, split, encoder, llm_ranker, users, rng):
         for kind, edit in _edits(live, rng, nonce):
             res = live.undo() if edit == "undo" else live.redo() if edit == "redo" else live.apply(edit)
             times[kind].append(res.seconds)
-            if llm_ranker is not None and kind == "new text":
+            if llm_ranker is not None and kind == "new text" and uid in rerank_users:
                 t1 = time.perf_counter()
                 top20 = live.top_ids(k=20)
                 q = Query(uid, tuple(seen["item_id"]), tuple(seen["rating"]), profile=live.profile)
@@ -92,19 +94,25 @@ def run(tiny: bool = False) -> dict:
     ds = recnb.load_dataset("movielens-small")
     split = ds.split(seed=0)
     res = Resources()
+    t0 = time.perf_counter()
     fast, missing = probe_rankers(res, split.train, ds.items, names=("bi-encoder", "profile-split"))
     slow, missing_slow = probe_rankers(res, split.train, ds.items, names=("cross-encoder", "llm-pointwise"))
     missing.update(missing_slow)
+    print(f"[bench profiles] rankers built in {time.perf_counter() - t0:.0f}s; missing: {missing}", flush=True)
     users = sorted(split.test["user_id"].unique())[: USERS_TINY if tiny else USERS_FULL]
-    lat = latency(ds, split, res.encoder, slow.get("llm-pointwise"), users, rng)
+    t0 = time.perf_counter()
+    lat = latency(ds, split, res.encoder, slow.get("llm-pointwise"), users, rng,
+                  rerank_users=set(users[: RERANK_USERS_TINY if tiny else RERANK_USERS_FULL]))
+    print(f"[bench profiles] latency done in {time.perf_counter() - t0:.0f}s: {lat}", flush=True)
     lat["llm_rerank_with"] = "llm-pointwise ranker (SmolLM2-135M)" if "llm-pointwise" in slow else "not available"
     lat["load_average_1min_at_end"] = os.getloadavg()[0]
 
     n = PROBE_USERS_TINY if tiny else PROBE_USERS_FULL
     cases = make_cases(split, ds.items, n_users=n, n_candidates=20, seed=0)
     per_user = run_probe(fast, cases)
+    print(f"[bench profiles] fast probe done: {len(cases)} users", flush=True)
     if slow:
-        per_user = per_user._append(run_probe(slow, cases[: PROBE_USERS_TINY if tiny else SLOW_PROBE_USERS_FULL]),
+        per_user = per_user._append(run_probe(slow, cases[: SLOW_PROBE_USERS_TINY if tiny else SLOW_PROBE_USERS_FULL]),
                                     ignore_index=True)
     table = summarise_probe(per_user)
     return {

@@ -29,7 +29,7 @@ from IPython.display import display
 import recnb
 from recnb.data.titles import natural_title
 from recnb.profiles.edits import Edit
-from recnb.profiles.negation import make_cases, plot_probe, probe_rankers, run_probe, summarise_probe
+from recnb.profiles.negation import PROBE_RANKERS, make_cases, plot_probe, probe_rankers, run_probe, summarise_probe
 from recnb.profiles.scoring import ProfileScorer
 from recnb.profiles.store import list_versions, load_profile, save_profile
 from recnb.profiles.summarise import summarise_history
@@ -73,8 +73,8 @@ pd.DataFrame([{"polarity": s.polarity, "weight": s.weight, "text": s.text, "evid
 llm = recnb.load_llm("smollm2-135m")
 h = split.history(user)
 t0 = time.perf_counter()
-llm_profile, report = summarise_history(llm, items, h.item_id, h.rating, user_id=user,
-                                        n_likes=1 if TINY else 3, n_dislikes=1 if TINY else 2)
+llm_profile, report = summarise_history(llm, items, h.item_id, h.rating, user_id=user, n_likes=1 if TINY else 3,
+                                        n_dislikes=0 if TINY else 2, per_group=3 if TINY else 5)
 print(f"{time.perf_counter() - t0:.1f} s; report: {report}")
 pd.DataFrame([{"polarity": s.polarity, "source": s.source, "text": s.text,
                "cites": ", ".join(titles[i] for i in s.evidence), "flag": s.flag} for s in llm_profile])
@@ -141,11 +141,14 @@ print("edit log:", *editor.log, sep="\n  ")
 
 # %%
 res = Resources(encoder=encoder, llm=llm)
-rankers, missing = probe_rankers(res, split.train, catalog)
+names = PROBE_RANKERS if not TINY else ("bi-encoder", "profile-split")  # LLM/cross-encoder take minutes on 2 cores
+rankers, missing = probe_rankers(res, split.train, catalog, names=names)
 print("probed:", ", ".join(rankers) or "none")
+if TINY:
+    print("tiny mode: cross-encoder and llm-pointwise not probed (run with TINY = False)")
 for name, why in missing.items():
     print(f"not available: {name}: {why}")
-cases = make_cases(split, catalog, n_users=3 if TINY else 40, n_candidates=20, seed=0,
+cases = make_cases(split, catalog, n_users=2 if TINY else 30, n_candidates=20, seed=0,
                    min_genre_items=20 if TINY else 50)
 t0 = time.perf_counter()
 per_user = run_probe(rankers, cases)

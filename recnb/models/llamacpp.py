@@ -1,0 +1,116 @@
+"""llama-cpp-python as a fast CPU backend for the bundled 4-bit GGUF (optional: ``pip install llama-cpp-python``).
+
+It runs the Q4_1 weights as they are (transformers dequantises them to fp32), which makes
+generation several times faster on a CPU. Scoring is exact for one-token continuations: the
+full next-token distribution is read from the logits after evaluating the prefix. Longer
+continuations are refused (:class:`ScoringUnsupportedError`): llama-cpp-python's own prompt
+log-probabilities (``echo``) were found wrong, and the transformers backend scores them exactly.
+"""
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from recnb.models.interface import LLM, Capabilities, ScoringUnsupportedError, cut_at_stop
+
+
+class LlamaCppUnavailableError(ImportError):
+    """llama-cpp-python is not installed."""
+
+
+def load_llamacpp(name: str = "smollm2-135m", n_ctx: int = 4096, n_threads: int | None = None, **kw) -> "LlamaCppLLM":
+    """The bundled GGUF (or a GGUF path) in llama-cpp-python, with the HF tokenizer for chat formatting."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise LlamaCppUnavailableError(
+            "backend='llama-cpp' needs llama-cpp-python: `pip install -c constraints.txt 'llama-cpp-python[server]'` "
+            "(builds from source in about 6 minutes; pip's wheel cache keeps the build). The default "
+            "transformers backend needs nothing extra.")
+    from llama_cpp import Llama
+
+    from recnb.models.llm import BUNDLED_LLMS, bundled_gguf, exported_dir
+
+    if name in BUNDLED_LLMS:
+        path, tok_source = bundled_gguf(name), str(exported_dir(name))
+    else:
+        path, tok_source = Path(name), kw.pop("tokenizer", None)
+        if not path.exists():
+            raise FileNotFoundError(f"backend='llama-cpp' takes a bundled name ({', '.join(BUNDLED_LLMS)}) or a GGUF path; {path} does not exist")
+    tokenizer = None
+    if tok_source:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(tok_source)
+    model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False, **kw)
+    return LlamaCppLLM(model, tokenizer, name=name)
+
+
+class LlamaCppLLM(LLM):
+    backend = "llama-cpp"
+    capabilities = Capabilities(multi_token_score=False, constrained_generation=False, local=True)
+
+    def __init__(self, model, tokenizer=None, name: str = ""):
+        super().__init__()
+        self.model, self.tokenizer, self.name = model, tokenizer, name
+
+    @property
+    def context_window(self) -> int:
+        return int(self.model.n_ctx())
+
+    def chat_prompt(self, user: str, system: str | None = None, assistant_prefix: str = "") -> str:
+        if self.tokenizer is None:
+            raise ValueError("chat_prompt() needs a tokenizer for this GGUF (pass tokenizer=<HF id or folder>)")
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + assistant_prefix
+
+    def _tokens(self, text: str) -> list[int]:
+        return self.model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokens(text))
+
+    def generate(self, prompts, max_new_tokens: int = 64, temperature: float = 0.0, stop: Sequence[str] | None = None, **kwargs):
+        if kwargs.get("prefix_allowed_tokens_fn") is not None:
+            raise NotImplementedError("llama-cpp backend: prefix_allowed_tokens_fn is a transformers feature; use load_llm()")
+        single = isinstance(prompts, str)
+        out = []
+        t0 = time.perf_counter()
+        for p in [prompts] if single else list(prompts):
+            resp = self.model.create_completion(p, max_tokens=max_new_tokens, temperature=temperature,
+                                                stop=list(stop) if stop else None)
+            out.append(cut_at_stop(resp["choices"][0]["text"], stop))
+            self.stats["generated_tokens"] += int(resp["usage"]["completion_tokens"])
+        self.stats["generate_calls"] += 1
+        self.stats["generate_seconds"] += time.perf_counter() - t0
+        return out[0] if single else out
+
+    def score(self, prefix: str, continuations: Sequence[str], reduce: str = "sum") -> np.ndarray:
+        if reduce not in ("sum", "mean"):
+            raise ValueError("reduce must be 'sum' or 'mean'")
+        conts = [self._tokens(c) for c in continuations]
+        if any(len(c) == 0 for c in conts):
+            raise ValueError("score() got an empty continuation")
+        long = [c for c, ids in zip(continuations, conts) if len(ids) != 1]
+        if long:
+            raise ScoringUnsupportedError(
+                f"the llama-cpp backend scores one-token continuations only (Yes/No, labels, digits), not {long[:3]!r}; "
+                "use the transformers backend (recnb.load_llm) for titles")
+        ids = self._tokens(prefix)
+        if not ids:
+            raise ValueError("score() needs a non-empty prefix")
+        t0 = time.perf_counter()
+        self.model.reset()
+        self.model.eval(ids)
+        logits = np.asarray(self.model.scores[len(ids) - 1], dtype=np.float64)
+        m = logits.max()
+        logp = logits - (m + np.log(np.exp(logits - m).sum()))
+        self.stats["score_calls"] += 1
+        self.stats["scored_continuations"] += len(conts)
+        self.stats["score_seconds"] += time.perf_counter() - t0
+        return np.array([logp[c[0]] for c in conts])
+
+    def __repr__(self):
+        return f"LlamaCppLLM({self.name!r})"

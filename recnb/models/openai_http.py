@@ -1,0 +1,273 @@
+"""An OpenAI-compatible HTTP backend: a lab's shared vLLM / llama.cpp / any server behind the kit's two calls.
+
+* ``generate`` posts to ``/v1/completions`` (prompts are already in the model's chat format, see
+  ``chat_prompt``); ``chat`` posts messages to ``/v1/chat/completions``.
+* ``score`` uses completion log-probabilities. Next-token log-probabilities are what every such
+  server reports correctly, so continuations of ONE token (Yes/No, labels A/B/C, rating digits) are
+  scored from the top log-probabilities of a single ``max_tokens: 1`` request. Longer continuations
+  need the server's log-probabilities of prompt tokens (``echo``), which some servers get wrong
+  (llama-cpp-python 0.3.x: off by tens of nats); they are refused with :class:`ScoringUnsupportedError`
+  unless :meth:`verify_prompt_logprobs` has checked them against a local reference model (or you
+  pass ``trust_prompt_logprobs=True`` for a server you have checked yourself).
+* The API key is read from the environment variable named by ``api_key_env`` at each request. It
+  is never stored on the object, printed, or put in ``repr``, so it never lands in a notebook.
+
+Only the standard library is used for HTTP (urllib): no new dependency for the scale-out path.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from typing import Sequence
+
+import numpy as np
+
+from recnb.models.interface import LLM, Capabilities, ScoringUnsupportedError
+
+
+class ServerError(RuntimeError):
+    """The server could not be reached or answered with an error."""
+
+
+def _load_tokenizer(tokenizer):
+    if tokenizer is None or not isinstance(tokenizer, str):
+        return tokenizer
+    from transformers import AutoTokenizer
+
+    from recnb.models.llm import BUNDLED_LLMS, exported_dir
+
+    return AutoTokenizer.from_pretrained(str(exported_dir(tokenizer)) if tokenizer in BUNDLED_LLMS else tokenizer)
+
+
+class OpenAICompatibleLLM(LLM):
+    """A model served over the OpenAI API (``base_url`` like ``http://host:8000/v1``).
+
+    tokenizer: the served model's tokenizer (an object, a Hugging Face id, or ``"smollm2-135m"``)
+    for chat formatting and exact token counts. Without it, chat formatting is unavailable
+    (use :meth:`chat`) and token counts come from the server's tokenize endpoint when it has one.
+    """
+
+    backend = "openai-http"
+
+    def __init__(self, base_url: str, model: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+                 tokenizer=None, context_window: int | None = None, timeout: float = 120.0,
+                 top_logprobs: int = 20, trust_prompt_logprobs: bool = False):
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.api_key_env = api_key_env
+        self.timeout = timeout
+        self.top_logprobs = top_logprobs
+        self.tokenizer = _load_tokenizer(tokenizer)
+        self._prompt_logprobs_ok = bool(trust_prompt_logprobs)
+        self._tokenize_route: str | None = None
+        self.model = model or self._first_model()
+        self.name = self.model
+        self._context_window = context_window
+
+    # ---- plumbing
+    def _headers(self) -> dict:
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _request(self, method: str, route: str, body: dict | None = None, root: bool = False) -> dict:
+        base = self.base_url[: -len("/v1")] if root and self.base_url.endswith("/v1") else self.base_url
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(base + route, data=data, method=method, headers=self._headers())
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return json.loads(resp.read().decode())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:300]
+            raise ServerError(f"{method} {base + route} -> HTTP {exc.code}: {detail}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ServerError(f"cannot reach the LLM server at {base + route}: {exc}") from None
+        # (the key is only in the request headers, which no error message includes)
+
+    def _first_model(self) -> str:
+        data = self._request("GET", "/models").get("data") or []
+        if not data:
+            raise ServerError(f"{self.base_url}/models lists no model; pass model=")
+        self._models = data
+        return data[0]["id"]
+
+    @property
+    def capabilities(self) -> Capabilities:  # type: ignore[override]
+        return Capabilities(multi_token_score=self._prompt_logprobs_ok, constrained_generation=False, local=False)
+
+    @property
+    def context_window(self) -> int:
+        if self._context_window is None:
+            info = next((m for m in getattr(self, "_models", []) if m.get("id") == self.model), {})
+            n = info.get("max_model_len") or info.get("meta", {}).get("n_ctx_train")
+            if not n and self.tokenizer is not None and getattr(self.tokenizer, "model_max_length", 0) < 10**6:
+                n = self.tokenizer.model_max_length
+            if not n:
+                n = 2048
+                self.stats["context_window_assumed"] += 1
+            self._context_window = int(n)
+        return self._context_window
+
+    # ---- prompts
+    def chat_prompt(self, user: str, system: str | None = None, assistant_prefix: str = "") -> str:
+        if self.tokenizer is None:
+            raise ValueError("chat_prompt() needs the served model's tokenizer: connect with tokenizer=<HF id or folder> "
+                             "(for the bundled model, tokenizer='smollm2-135m'), or use chat(messages)")
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + assistant_prefix
+
+    def count_tokens(self, text: str) -> int:
+        if self.tokenizer is not None:
+            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        ids = self._server_tokenize(text)
+        if ids is None:
+            self.stats["token_counts_estimated"] += 1  # no tokenizer anywhere: about 4 characters a token
+            return max(1, len(text) // 4)
+        return len(ids)
+
+    def _server_tokenize(self, text: str) -> list | None:
+        routes = [self._tokenize_route] if self._tokenize_route else ["/extras/tokenize", "/tokenize"]
+        for route in routes:
+            if route == "none":
+                return None
+            body = {"input": text} if route == "/extras/tokenize" else {"model": self.model, "prompt": text, "add_special_tokens": False}
+            try:
+                out = self._request("POST", route, body, root=True)
+            except ServerError:
+                continue
+            if isinstance(out.get("tokens"), list):
+                self._tokenize_route = route
+                return out["tokens"]
+        self._tokenize_route = "none"
+        return None
+
+    # ---- generation
+    def generate(self, prompts, max_new_tokens: int = 64, temperature: float = 0.0, stop=None, **kwargs):
+        if kwargs.get("prefix_allowed_tokens_fn") is not None:
+            raise NotImplementedError("an HTTP server cannot run prefix_allowed_tokens_fn; use the local backend")
+        single = isinstance(prompts, str)
+        out = []
+        t0 = time.perf_counter()
+        for p in [prompts] if single else list(prompts):
+            body = {"model": self.model, "prompt": p, "max_tokens": max_new_tokens, "temperature": temperature}
+            if stop:
+                body["stop"] = list(stop)
+            resp = self._request("POST", "/completions", body)
+            out.append(resp["choices"][0]["text"])
+            self.stats["generated_tokens"] += int((resp.get("usage") or {}).get("completion_tokens", 0))
+        self.stats["generate_calls"] += 1
+        self.stats["generate_seconds"] += time.perf_counter() - t0
+        return out[0] if single else out
+
+    def chat(self, messages: list[dict], max_new_tokens: int = 64, temperature: float = 0.0) -> str:
+        """One chat turn through ``/v1/chat/completions`` (the server applies its own chat template)."""
+        resp = self._request("POST", "/chat/completions", {"model": self.model, "messages": messages,
+                                                           "max_tokens": max_new_tokens, "temperature": temperature})
+        self.stats["generated_tokens"] += int((resp.get("usage") or {}).get("completion_tokens", 0))
+        return resp["choices"][0]["message"]["content"]
+
+    # ---- scoring
+    def next_token_logprobs(self, prefix: str) -> dict:
+        """{token text: log-probability} of the server's top ``top_logprobs`` next tokens after ``prefix``."""
+        resp = self._request("POST", "/completions", {"model": self.model, "prompt": prefix, "max_tokens": 1,
+                                                      "temperature": 0.0, "logprobs": self.top_logprobs})
+        lp = resp["choices"][0].get("logprobs") or {}
+        top = (lp.get("top_logprobs") or [None])[0]
+        if not top:
+            raise ScoringUnsupportedError(f"{self.base_url} returned no top log-probabilities for /completions "
+                                          "with logprobs set; this server cannot score")
+        return dict(top)
+
+    def _n_tokens(self, text: str) -> int | None:
+        if self.tokenizer is not None:
+            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        ids = self._server_tokenize(text)
+        return None if ids is None else len(ids)
+
+    def score(self, prefix: str, continuations: Sequence[str], reduce: str = "sum") -> np.ndarray:
+        """Log-likelihoods from the server (see the module notes for what it can be trusted with)."""
+        if reduce not in ("sum", "mean"):
+            raise ValueError("reduce must be 'sum' or 'mean'")
+        conts = list(continuations)
+        if not prefix:
+            raise ValueError("score() needs a non-empty prefix")
+        if any(not c for c in conts):
+            raise ValueError("score() got an empty continuation")
+        t0 = time.perf_counter()
+        lengths = [self._n_tokens(c) for c in conts]
+        if all(n == 1 for n in lengths):
+            out = self._score_single_tokens(prefix, conts)
+        elif self._prompt_logprobs_ok:
+            out = np.array([self._echo_logprobs(prefix, c, reduce) for c in conts])
+        else:
+            long = [c for c, n in zip(conts, lengths) if n != 1][:3]
+            raise ScoringUnsupportedError(
+                f"{self.base_url} can only score one-token continuations here (Yes/No, labels, digits); "
+                f"{long!r} {'are' if len(long) > 1 else 'is'} longer or of unknown length. Scoring longer ones needs "
+                "the server's prompt log-probabilities, which some servers report wrongly (llama-cpp-python's echo); "
+                "call verify_prompt_logprobs(reference_llm) first, or use the local backend"
+                + ("" if self.tokenizer is not None else ", and pass tokenizer= so token lengths are known"))
+        self.stats["score_calls"] += 1
+        self.stats["scored_continuations"] += len(conts)
+        self.stats["score_seconds"] += time.perf_counter() - t0
+        return out
+
+    def _score_single_tokens(self, prefix: str, conts: list[str]) -> np.ndarray:
+        top = self.next_token_logprobs(prefix)
+        floor = min(top.values())
+        out = []
+        for c in conts:
+            if c in top:
+                out.append(float(top[c]))
+            else:
+                # Not among the server's top-k: its log-prob is at most the k-th one. Use that bound, and count it.
+                self.stats["scores_at_top_logprobs_floor"] += 1
+                out.append(float(floor))
+        return np.array(out)
+
+    def _echo_logprobs(self, prefix: str, cont: str, reduce: str) -> float:
+        resp = self._request("POST", "/completions", {"model": self.model, "prompt": prefix + cont, "max_tokens": 1,
+                                                      "temperature": 0.0, "echo": True, "logprobs": 1})
+        lp = resp["choices"][0].get("logprobs") or {}
+        offsets, values = lp.get("text_offset"), lp.get("token_logprobs")
+        if not offsets or not values:
+            raise ScoringUnsupportedError(f"{self.base_url} does not return prompt log-probabilities with echo")
+        picked = [v for o, v in zip(offsets, values) if o >= len(prefix) and o < len(prefix) + len(cont) and v is not None]
+        if not picked:
+            raise ScoringUnsupportedError(f"{self.base_url} returned no log-probabilities for the continuation {cont!r}")
+        return float(np.sum(picked) / (len(picked) if reduce == "mean" else 1))
+
+    def verify_prompt_logprobs(self, reference, prefix: str = "The capital of France is",
+                               continuation: str = " Paris, and the capital of Italy is Rome.", tolerance: float = 0.25) -> dict:
+        """Compare the server's echoed prompt log-probabilities with a local ``reference`` model of the same weights.
+
+        Multi-token scoring is switched on only when they agree within ``tolerance`` nats per token.
+        Returns {"server", "reference", "per_token_gap", "ok"}.
+        """
+        ref = float(reference.score(prefix, [continuation])[0])
+        try:
+            srv = self._echo_logprobs(prefix, continuation, "sum")
+        except ScoringUnsupportedError:
+            self._prompt_logprobs_ok = False
+            return {"server": None, "reference": ref, "per_token_gap": None, "ok": False}
+        n = max(1, reference.count_tokens(continuation))
+        gap = abs(srv - ref) / n
+        self._prompt_logprobs_ok = gap <= tolerance
+        return {"server": srv, "reference": ref, "per_token_gap": gap, "ok": self._prompt_logprobs_ok}
+
+    def __repr__(self):
+        key = "set" if self.api_key_env and os.environ.get(self.api_key_env) else "not set"
+        return f"OpenAICompatibleLLM({self.base_url!r}, model={self.model!r}, api key from ${self.api_key_env}: {key})"
+
+
+def connect_llm(base_url: str | None = None, model: str | None = None, api_key_env: str = "OPENAI_API_KEY", **kw) -> OpenAICompatibleLLM:
+    """Connect to an OpenAI-compatible server; ``base_url`` defaults to ``$RECNB_LLM_URL``."""
+    base_url = base_url or os.environ.get("RECNB_LLM_URL")
+    if not base_url:
+        raise ValueError("connect_llm() needs base_url= (e.g. 'http://127.0.0.1:8000/v1') or $RECNB_LLM_URL")
+    return OpenAICompatibleLLM(base_url, model=model, api_key_env=api_key_env, **kw)

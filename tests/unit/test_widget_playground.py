@@ -1,0 +1,144 @@
+"""The prompt playground without a browser: settings, a simulated Run click, results, errors shown per side."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import traitlets
+
+from recnb.evaluation.synthetic import make_catalog
+from recnb.models.interface import LLM, Capabilities
+from recnb.text.prompts import get_template
+from recnb.widgets import asset
+from recnb.widgets.prompt_playground import PromptPlayground
+
+
+def front_end_update(widget, **state):
+    """Deliver the message a front-end sends after ``model.set(...); model.save_changes()``."""
+    widget._handle_msg({"content": {"data": {"method": "update", "state": state, "buffer_paths": []}}, "buffers": []})
+
+
+class ScriptedLLM(LLM):
+    """generate() answers from a script (a real model will not hallucinate on cue); no scoring."""
+
+    name, backend = "scripted", "test"
+    capabilities = Capabilities(multi_token_score=False, constrained_generation=False, local=True)
+
+    def __init__(self, answer):
+        super().__init__()
+        self.answer = answer
+
+    def generate(self, prompts, max_new_tokens=64, temperature=0.0, stop=None, **kw):
+        return self.answer if isinstance(prompts, str) else [self.answer] * len(prompts)
+
+    def score(self, prefix, continuations, reduce="sum"):
+        from recnb.models.interface import ScoringUnsupportedError
+
+        raise ScoringUnsupportedError("this test double cannot score")
+
+    def chat_prompt(self, user, system=None, assistant_prefix=""):
+        return user
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+    @property
+    def context_window(self):
+        return 2048
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return make_catalog()
+
+
+def _playground(llm, synth, **kw):
+    cases = synth.cases[:2]
+    return PromptPlayground(llm, synth.items, {c.user_id: synth.query(c) for c in cases},
+                            {c.user_id: c.candidates for c in cases},
+                            targets={c.user_id: sorted(c.relevant)[0] for c in cases}, train=synth.train, **kw)
+
+
+def test_assets_and_initial_state(synth):
+    assert "export default" in asset("prompt_playground.js").read_text()
+    assert "recnb-prompt-playground" in asset("prompt_playground.css").read_text()
+    w = _playground(ScriptedLLM(""), synth)
+    state = w.get_state()
+    json.dumps({k: state[k] for k in ("settings", "results", "user_ids", "candidates_view", "template_names")})
+    assert w.user == synth.cases[0].user_id and len(w.candidates_view) == 8
+    assert sum(c["is_target"] for c in w.candidates_view) == 1
+    a, b = w.settings
+    assert a["text"] == get_template("zero-shot", "pointwise").text and b["text"] == get_template("few-shot", "pointwise").text
+    assert {"llm-pointwise", "llm-title", "llm-listwise-labels", "llm-permuted", "llm-listwise-generate",
+            "llm-constrained", "llm-rating"} == set(w.ranker_names)
+
+
+def test_picking_a_template_fills_its_text_and_edits_are_kept(synth):
+    w = _playground(ScriptedLLM(""), synth)
+    s = [dict(x) for x in w.settings]
+    s[1].update(template="recency", ranker="llm-listwise-labels", text=None)  # what the front-end sends
+    front_end_update(w, settings=s)
+    assert w.settings[1]["task"] == "labels" and w.settings[1]["text"] == get_template("recency", "labels").text
+    s = [dict(x) for x in w.settings]
+    s[0]["text"] = "My taste: {profile}\nWould I like {item}? Answer Yes or No."
+    front_end_update(w, settings=s)
+    assert w.settings[0]["text"].startswith("My taste:")
+    with pytest.raises(traitlets.TraitError, match="exactly 2"):
+        w.settings = w.settings[:1]
+    with pytest.raises(traitlets.TraitError, match="unknown ranker"):
+        w.settings = [{**w.settings[0], "ranker": "gpt-9"}, w.settings[1]]
+
+
+def test_run_click_ranks_both_sides(llm, synth):
+    w = _playground(llm, synth, settings=[
+        {"template": "zero-shot", "ranker": "llm-title", "shots": 0},
+        {"template": "sequential", "ranker": "llm-listwise-labels", "shots": 1},
+    ])
+    front_end_update(w, run_count=1)  # the Run button
+    a, b = w.results
+    assert a["error"] is None and b["error"] is None
+    for r in (a, b):
+        assert sorted(row["item_id"] for row in r["items"]) == sorted(synth.cases[0].candidates)
+        assert [row["rank"] for row in r["items"]] == list(range(1, 9))
+        assert r["seconds"] > 0 and r["prompt_tokens"] > 0 and r["target_rank"] in range(1, 9)
+    assert "Example 1:" in b["prompt"]  # one demo on side B
+    assert w.status.startswith("done in") and len(w.history) == 1
+    table = w.compare()
+    assert list(table.columns) == ["title", "rank A", "score A", "rank B", "score B"] and len(table) == 8
+    w.run()  # the same prompts again: the title ranker's prefixes come from the KV cache
+    assert w.results[0]["cache_hits"] >= 1
+    front_end_update(w, user=str(synth.cases[1].user_id))  # ids come back from JSON as strings
+    assert w.user == synth.cases[1].user_id and w.results == []
+
+
+def test_errors_and_hallucinations_are_shown_per_side(synth):
+    t = dict(zip(synth.items.item_id, synth.items.title))
+    cands = synth.cases[0].candidates
+    answer = f"1. {t[cands[3]]}\n2. The Invisible Heist\n3. {t[cands[3]]}"
+    w = _playground(ScriptedLLM(answer), synth, settings=[
+        {"template": "zero-shot", "ranker": "llm-listwise-generate"},
+        {"template": "zero-shot", "ranker": "llm-title"},  # this backend cannot score: the side shows why
+    ])
+    a, b = w.run()
+    assert a["items"][0]["item_id"] == cands[3]
+    assert a["hallucinated"] == ["The Invisible Heist"]
+    assert a["errors"] == {"invalid_titles": 1, "duplicates": 1, "missing": 7}
+    assert a["output"] == answer
+    assert b["items"] == [] and b["error"].startswith("ScoringUnsupportedError: this test double cannot score")
+    assert "1 side failed" in w.status
+    s = [dict(x) for x in w.settings]
+    s[0]["text"] = "Rank {candidates} for {nobody}"
+    w.settings = s
+    a, _ = w.run()
+    assert "unknown placeholder(s) {nobody}" in a["error"]
+
+
+def test_from_split_builds_users_with_a_held_out_target(llm, dataset):
+    split = dataset.split(seed=0)
+    users = sorted(split.test.user_id.unique())[:2]
+    w = PromptPlayground.from_split(llm, dataset.items, split, users, n_candidates=6)
+    assert w.user_ids == [int(u) for u in users]
+    for u in users:
+        cands = w.candidates[u]
+        assert len(cands) == 6 and w.targets[u] in cands
+        assert not set(cands) - {w.targets[u]} & set(split.train[split.train.user_id == u].item_id)

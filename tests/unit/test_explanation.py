@@ -1,0 +1,106 @@
+"""Explanations: item facts as citable lines, and every claim checked against the item's facts."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from recnb.explanation import FactVocabulary, check_explanation, item_facts, template_explanation
+from recnb.explanation.explain import explain
+from recnb.scores.base import Query, UnknownItemError
+from recnb.text.profile import Profile, Statement
+
+ITEMS = pd.DataFrame([
+    dict(item_id=1, title="Heat", year=1995, genres="Action|Crime|Thriller", wd_genres="Crime", director="Michael Mann",
+         writer="Michael Mann", cast="Al Pacino|Robert De Niro|Val Kilmer", country="United States", language="English",
+         runtime=170, awards=""),
+    dict(item_id=2, title="Amélie", year=2001, genres="Comedy|Romance", wd_genres="", director="Jean-Pierre Jeunet",
+         writer="", cast="Audrey Tautou", country="France", language="French", runtime=122,
+         awards="Nominated for 5 Oscars."),
+    dict(item_id=3, title="Alien", year=1979, genres="Horror|Sci-Fi", wd_genres="", director="Ridley Scott", writer="",
+         cast="Sigourney Weaver", country="United Kingdom", language="English", runtime=117, awards="Won 1 Oscar."),
+])
+PROFILE = Profile([Statement("I like Crime films", facet={"kind": "genre", "value": "Crime"}, source="generated"),
+                   Statement("I like films directed by Ridley Scott", facet={"kind": "director", "value": "Ridley Scott"},
+                             source="generated"),
+                   Statement("I dislike Horror films", polarity="dislike", facet={"kind": "genre", "value": "Horror"},
+                             source="generated")])
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return FactVocabulary(ITEMS)
+
+
+def row(i):
+    return ITEMS.set_index("item_id").loc[i].to_dict() | {"item_id": i}
+
+
+def test_item_facts_are_numbered_and_skip_empty_fields():
+    facts = item_facts(row(1))
+    assert [f.id for f in facts] == [f"F{n}" for n in range(1, len(facts) + 1)]
+    assert facts[0].text == "[F1] Year: 1995"
+    assert [f.kind for f in facts] == ["year", "genre", "director", "writer", "cast", "country", "language", "runtime"]
+    assert facts[1].values == ("Action", "Crime", "Thriller")  # genres and wd_genres merged, no repeats
+    assert "awards" not in [f.kind for f in facts]  # "" is no fact
+
+
+def test_true_claims_are_supported(vocab):
+    text = "Heat is a 1995 crime thriller directed by Michael Mann [F3] with Al Pacino and Robert De Niro, 170 minutes long."
+    c = check_explanation(text, row(1), PROFILE, vocab=vocab)
+    assert c.ok and {x.kind for x in c.claims} == {"genre", "person", "year", "runtime"}
+    assert all(x.about == "item" for x in c.claims) and c.citations == ["F3"]
+
+
+def test_wrong_facts_are_flagged(vocab):
+    text = "Heat (1995) is a romance directed by Ridley Scott, from the 1980s, starring Audrey Tautou. It won an Oscar."
+    c = check_explanation(text, row(1), PROFILE, vocab=vocab)
+    bad = {(x.text, x.kind) for x in c.unsupported}
+    assert bad == {("romance", "genre"), ("Ridley Scott", "person"), ("1980s", "decade"), ("Audrey Tautou", "person"),
+                   ("Oscar", "award")}
+    assert not c.ok and c.summary()["unsupported"] == 5
+
+
+def test_profile_references_are_allowed_only_as_taste(vocab):
+    ok = "You like films directed by Ridley Scott [S2]; Heat is a crime film [F2]."
+    c = check_explanation(ok, row(1), PROFILE, vocab=vocab)
+    assert c.ok and [x.about for x in c.claims if x.value == "Ridley Scott"] == ["profile"]
+    # the same name stated as a fact about the item is not supported
+    c = check_explanation("Heat was directed by Ridley Scott.", row(1), PROFILE, vocab=vocab)
+    assert [x.value for x in c.unsupported] == ["Ridley Scott"]
+
+
+def test_bad_citations_and_own_title(vocab):
+    c = check_explanation("Because of [S9] and [F2] and [F40].", row(1), PROFILE, vocab=vocab)
+    assert c.citations == ["S9", "F2", "F40"] and c.bad_citations == ["S9", "F40"] and not c.ok
+    c = check_explanation("Alien (1979) is a Sci-Fi film by Ridley Scott that won an Oscar.", row(3), PROFILE, vocab=vocab)
+    assert c.ok and len(c.claims) == 3  # the title's year is a label, not a claim; Sci-Fi, Ridley Scott, Oscar
+    c = check_explanation("A French romantic comedy from France.", row(2), PROFILE, vocab=vocab)
+    assert c.ok, c.unsupported
+
+
+def test_template_explanation_is_supported_by_construction(vocab):
+    q = Query(user_id=1, history=(3,), profile=PROFILE)
+    e = template_explanation(q, 1, ITEMS, vocab=vocab)
+    assert e.text == "I like Crime films [S1], and Heat (1995) is a Crime film [F2]."
+    assert e.check.ok and e.source == "template"
+    none = template_explanation(q, 2, ITEMS, vocab=vocab)
+    assert "not linked to any of your stated likes" in none.text and none.check.ok
+    with pytest.raises(UnknownItemError):
+        template_explanation(q, 99, ITEMS, vocab=vocab)
+
+
+def test_llm_explanation_is_checked(llm, dataset):
+    from recnb.text.profile import profile_for_user
+
+    split = dataset.split(seed=0)
+    uid = int(sorted(split.train.user_id.unique())[0])
+    h = split.train[split.train.user_id == uid].sort_values("timestamp")
+    q = Query(user_id=uid, history=tuple(h.item_id), ratings=tuple(h.rating), profile=profile_for_user(split, dataset.items, uid))
+    vocab = FactVocabulary(dataset.items)
+    e = explain(llm, q, 1, dataset.items, vocab=vocab, max_new_tokens=40)
+    assert e.source == "llm" and e.text and "[F1] Year: 1995" in e.prompt and "[S1]" in e.prompt
+    assert e.check.summary()["claims"] == len(e.check.claims)
+    d = e.to_dict()
+    assert d["unsupported"] == len(d["unsupported_claims"])
+    with pytest.raises(ValueError, match="empty"):
+        explain(llm, Query(user_id=1), 1, dataset.items, vocab=vocab)

@@ -1,0 +1,167 @@
+"""Retrieval and reranking: encoding throughput, exact vs HNSW search, rerank latency, the NDCG table.
+
+    python -m benchmarks.run --only retrieval          # full: whole catalog, 1M synthetic vectors
+    python -m benchmarks.run --only retrieval --tiny   # smoke run: 1,000 items, 100k vectors
+
+* encode: items/s embedding catalog descriptions with the bundled MiniLM, cold (empty cache)
+  and again from the on-disk cache (a new cache object: shard files read back).
+* search at catalog size and at 1M synthetic 384-d vectors (real item embeddings plus noise,
+  so neighbourhoods look like real ones; queries are real encoded NL profiles): build time,
+  median single-query latency for exact (IndexFlatIP) and HNSW, HNSW recall@10 against exact.
+  The HNSW build parameters are chosen to fit a couple of minutes on 2 cores.
+* rerank: latency of the kit's cross-encoder on 50 (profile, description) pairs.
+* ndcg: NDCG@10 on held-out users, bi-encoder top-50 vs BM25 / untrained head / trained
+  cross-encoder reranking it (trained first if the cache has no model for this config).
+
+The machine is shared: the 1-minute load average at start and end is recorded beside the numbers.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import tempfile
+import time
+
+import numpy as np
+
+D = 384  # MiniLM's size; the 1M test keeps it (a lower dimension would flatter the latency)
+
+
+def _load():
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _median_ms(fn, queries) -> float:
+    times = []
+    for q in queries:
+        t = time.perf_counter()
+        fn(q)
+        times.append(time.perf_counter() - t)
+    return round(1000 * float(np.median(times)), 3)
+
+
+def _search_block(name, vectors, ids, queries, hnsw_params, ivf_params=None) -> dict:
+    from recnb.candidates.index import VectorIndex, recall_at_k
+
+    out = {"vectors": int(len(vectors)), "dim": int(vectors.shape[1])}
+    t = time.perf_counter()
+    exact = VectorIndex(ids, vectors, kind="flat")
+    out["exact_build_s"] = round(time.perf_counter() - t, 2)
+    out["exact_query_ms"] = _median_ms(lambda q: exact.search(q, k=10), queries)
+    kinds = [("hnsw", hnsw_params)] + ([("ivf", ivf_params)] if ivf_params else [])
+    for kind, params in kinds:
+        t = time.perf_counter()
+        approx = VectorIndex(ids, vectors, kind=kind, **params)
+        out[f"{kind}_build_s"] = round(time.perf_counter() - t, 2)
+        out[f"{kind}_params"] = params
+        out[f"{kind}_query_ms"] = _median_ms(lambda q: approx.search(q, k=10), queries)
+        out[f"{kind}_recall_at_10"] = round(recall_at_k(approx, exact, queries, k=10), 4)
+        del approx
+        gc.collect()
+    print(f"[retrieval] {name}: {out}", flush=True)
+    return out
+
+
+def synthetic_vectors(base: np.ndarray, n: int, noise: float = 0.03, seed: int = 0) -> np.ndarray:
+    """n unit vectors: random catalog embeddings plus Gaussian noise (built in chunks to bound memory)."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, base.shape[1]), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        stop = min(n, start + 100_000)
+        chunk = base[rng.integers(0, len(base), stop - start)] + noise * rng.standard_normal((stop - start, base.shape[1]), dtype=np.float32)
+        out[start:stop] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
+    return out
+
+
+def run(tiny: bool = False) -> dict:
+    import torch
+
+    import recnb
+    from recnb.candidates.embeddings import EmbeddingCache
+    from recnb.scores.cross_encoder import predict_logits
+    from recnb.scores.cross_encoder_training import (TrainingConfig, evaluate_reranking, fresh_head, likes_text,
+                                                     train_cross_encoder, training_catalog)
+
+    results: dict = {"load_average_start": _load(), "torch_threads": torch.get_num_threads()}
+    ds = recnb.load_dataset("movielens-small")
+    split = ds.split(seed=0)
+    encoder = recnb.load_encoder("minilm")
+
+    # -- encoding, cold and cached ------------------------------------------------------------------
+    items = ds.items.iloc[:1000] if tiny else ds.items
+    texts = items["description"].fillna("").tolist()
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        EmbeddingCache(encoder, root=tmp).encode(texts, progress=False)
+        cold = time.perf_counter() - t
+        t = time.perf_counter()
+        cache = EmbeddingCache(encoder, root=tmp)
+        vectors = cache.encode(texts, progress=False)
+        warm = time.perf_counter() - t
+        assert cache.last_misses == 0
+    results["encode"] = {"items": len(texts), "batch_size": 64, "cold_items_per_s": round(len(texts) / cold, 1),
+                         "cached_items_per_s": round(len(texts) / warm, 1), "cold_s": round(cold, 2),
+                         "cached_s": round(warm, 3)}
+    print(f"[retrieval] encode: {results['encode']}", flush=True)
+
+    # -- queries: real NL profiles ------------------------------------------------------------------
+    n_queries = 50 if tiny else 200
+    profile_texts = []
+    for u in split.users:
+        text = likes_text(ds.items, split.history(u))
+        if text:
+            profile_texts.append(text)
+        if len(profile_texts) >= n_queries:
+            break
+    queries = encoder.encode(profile_texts, normalize_embeddings=True, convert_to_numpy=True).astype(np.float32)
+
+    # -- search at catalog size ----------------------------------------------------------------------
+    hnsw_catalog = dict(M=32, ef_construction=80, ef_search=64)
+    results["search_catalog"] = _search_block("catalog", vectors, items["item_id"].to_numpy(), queries, hnsw_catalog,
+                                              dict(nprobe=8))
+
+    # -- search at 1M synthetic 384-d vectors ---------------------------------------------------------
+    n_big = 100_000 if tiny else 1_000_000
+    big = synthetic_vectors(vectors, n_big)
+    hnsw_big = dict(M=16, ef_construction=40, ef_search=64)
+    block = _search_block(f"{n_big:,} synthetic", big, np.arange(n_big), queries, hnsw_big)
+    block["how"] = "random catalog embeddings + N(0, 0.03^2) noise per dimension, re-normalised; queries: real NL profiles"
+    results[f"search_{'100k' if tiny else '1M'}_synthetic"] = block
+    del big
+    gc.collect()
+
+    # -- the cross-encoder: train (or reload), rerank latency, NDCG table -----------------------------
+    config = TrainingConfig.tiny() if tiny else TrainingConfig.full()
+    catalog = training_catalog(ds.items, split.train, config.catalog_items)
+    from recnb.candidates.retriever import DenseRetriever
+
+    retriever = DenseRetriever(catalog, encoder, progress=False)
+    trained = train_cross_encoder(config, ds, split, encoder=encoder, retriever=retriever, progress=False)
+    results["cross_encoder"] = {k: trained.info[k] for k in ("name", "pairs", "pairs_by_kind", "train_users",
+                                                             "seconds_train", "load_average", "reloaded")}
+    users = trained.info["heldout_users"]
+    texts_of = dict(zip(catalog["item_id"], catalog["description"].fillna("")))
+    latencies = []
+    for u in users[:20]:
+        text = likes_text(catalog, split.history(u))
+        top = retriever.search(text, k=50)["item_id"].tolist()
+        pairs = [(text, texts_of[i]) for i in top]
+        t = time.perf_counter()
+        predict_logits(trained.model, pairs)
+        latencies.append(time.perf_counter() - t)
+    results["rerank_50"] = {"median_ms": round(1000 * float(np.median(latencies)), 1),
+                            "pairs_per_s": round(50 / float(np.median(latencies)), 1), "queries": len(latencies),
+                            "max_length": config.max_length}
+    print(f"[retrieval] rerank: {results['rerank_50']}", flush=True)
+
+    summary, _ = evaluate_reranking(
+        {"cross-encoder (trained)": trained.model,
+         "cross-encoder (untrained head)": fresh_head(config.max_length, config.seed)},
+        users, ds, split, retriever=retriever, catalog=catalog, depth=50, k=10, progress=False)
+    results["ndcg_at_10"] = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
+                             for r in summary.to_dict("records")]
+    results["load_average_end"] = _load()
+    return results

@@ -1,0 +1,83 @@
+"""Pointwise Yes/No ranker for a LoRA-tuned LLM (TALLRec style), and its untuned twin.
+
+``LoraPointwiseRanker(tuned)`` scores each candidate with log P(Yes) - log P(No) to the pointwise
+question of :mod:`recnb.scores.llm_pointwise` (same template, same "Title (Year)" text), asked of
+a :class:`recnb.tuning.LoraModel`. Given a plain LLM instead it is the *untuned* baseline with the
+very same prompt (zero-shot, or few-shot with ``template="few-shot"``), so tuned vs untuned
+differ only in the weights. The prompt shows the ``max_history`` most recent items and the
+profile's first ``max_likes`` / ``max_dislikes`` statements, the same cut the training examples
+get (:func:`recnb.tuning.examples.render_question`).
+
+The registered "llm-lora" loads a cached adapter (trained once on 16 examples from the bundled
+data's training split, a few seconds of CPU; see :func:`recnb.tuning.store.cached_adapter`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from recnb.scores.base import Query
+from recnb.scores.llm_pointwise import LLMPointwiseRanker
+from recnb.scores.registry import RankerSpec, register
+from recnb.text.prompts import ITEM_SENTINEL
+
+
+class LoraPointwiseRanker(LLMPointwiseRanker):
+    name = "llm-lora"
+
+    def __init__(self, model, template: str = "zero-shot", shots: int | None = None, max_history: int | None = 5,
+                 max_likes: int | None = 3, max_dislikes: int | None = 1, name: str | None = None):
+        from recnb.tuning.lora import LoraModel
+
+        self.tuned = model if isinstance(model, LoraModel) else None
+        llm = model.llm if self.tuned is not None else model
+        super().__init__(llm, template=template, shots=shots, max_history=max_history)
+        self.max_likes, self.max_dislikes = max_likes, max_dislikes
+        if name:
+            self.name = name
+
+    def question(self, query: Query, item_id) -> tuple[str, str]:
+        """(shared prefix, the item's continuation) as scored: what a training example must match."""
+        from recnb.tuning.examples import shorten_profile
+
+        rp = self.render(shorten_profile(query, self.max_likes, self.max_dislikes), item=ITEM_SENTINEL,
+                         reserve_tokens=self.llm.count_tokens(" " + self.catalog[item_id]) + 8)
+        prefix, pattern = rp.split_item()
+        return prefix, pattern.replace(ITEM_SENTINEL, self.catalog[item_id])
+
+    def _score(self, query: Query, candidates: np.ndarray) -> np.ndarray:
+        from recnb.tuning.examples import shorten_profile
+        from recnb.tuning.scoring import yes_no_margins
+
+        titles = [self.catalog[c] for c in candidates.tolist()]
+        reserve = max(self.llm.count_tokens(" " + t) for t in titles) + 8
+        rp = self.render(shorten_profile(query, self.max_likes, self.max_dislikes), item=ITEM_SENTINEL,
+                         reserve_tokens=reserve)
+        prefix, pattern = rp.split_item()
+        pos, neg = self.prompt.options.get("positive", "Yes"), self.prompt.options.get("negative", "No")
+        self._begin(rp)
+        scores = yes_no_margins(self.llm, prefix, [pattern.replace(ITEM_SENTINEL, t) for t in titles], pos, neg)
+        self._end(p_yes=(1 / (1 + np.exp(-scores))).tolist())
+        return scores
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d.update(max_history=self.max_history, max_likes=self.max_likes, max_dislikes=self.max_dislikes,
+                 tuned=self.tuned is not None)
+        if self.tuned is not None:
+            d["adapter"] = {k: self.tuned.meta.get(k) for k in ("key", "n_examples", "negatives", "folder") if k in self.tuned.meta}
+        return d
+
+
+def _factory(res):
+    from recnb.tuning.store import cached_adapter
+
+    return LoraPointwiseRanker(cached_adapter(res.llm))
+
+
+register(RankerSpec("llm-lora", _factory, needs=("llm",),
+                    # Measured 0.67 mean AUC on the 6 synthetic contract users with the shipped 16-example
+                    # adapter (the untuned prompt gave 0.69): a 135M model's Yes/No is weak, and 16 MovieLens
+                    # questions do not teach the synthetic catalog. The bar checks "better than chance".
+                    contract_min_auc=0.6,
+                    description="SmolLM2 + LoRA adapter tuned on 16 Yes/No questions (TALLRec style, cached); "
+                                "log P(Yes) - log P(No)", tags=("llm", "tuned")))

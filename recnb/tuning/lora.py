@@ -1,0 +1,352 @@
+"""LoRA (and, on a GPU, QLoRA) fine-tuning of a causal LM on Yes/No recommendation questions.
+
+:class:`LoraModel` puts a ``peft`` LoRA adapter on a copy of a loaded :class:`~recnb.models.llm.LocalLLM`
+(the shared model is never changed), trains it on :class:`~recnb.tuning.examples.TuningExample`
+questions with a tqdm progress bar that shows the loss, saves and reloads the adapter, and exposes
+the adapted model as an ordinary ``LocalLLM`` (``.llm``) so every LLM ranker can score with it.
+
+QLoRA is the same code: load the base with ``load_llm(..., device="cuda", quantization="4bit")``
+(bitsandbytes NF4) and pass it with ``copy_base=False``; peft's ``prepare_model_for_kbit_training``
+is applied when the base is quantized.
+
+The loss is TALLRec's: next-token cross-entropy over the whole vocabulary on the answer token(s)
+only ("Yes" / "No"), never on the prompt. The prompt is tokenised exactly as
+``LocalLLM.score`` tokenises it at ranking time (prefix and continuation separately).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+META_FILE = "recnb_tuning.json"
+FORMAT = "recnb.lora-adapter/1"
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """LoRA and optimiser settings (TALLRec used r=8, alpha=16, dropout 0.05 on q_proj/v_proj).
+
+    top_layers: put adapters only on the last ``top_layers`` decoder layers (None: all layers).
+    Backpropagation then stops at the lowest adapted layer, which makes a CPU step several
+    times cheaper; it is a peft option (``layers_to_transform``), not a different method.
+    """
+
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: tuple = ("q_proj", "v_proj")
+    top_layers: int | None = None
+    learning_rate: float = 1e-3
+    epochs: int = 1
+    batch_size: int = 4
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.r < 1 or self.alpha <= 0:
+            raise ValueError(f"LoRA needs r >= 1 and alpha > 0 (got r={self.r}, alpha={self.alpha})")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1 (got {self.epochs}, {self.batch_size})")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, not {self.learning_rate}")
+        if self.top_layers is not None and self.top_layers < 1:
+            raise ValueError(f"top_layers must be None (all layers) or >= 1, not {self.top_layers}")
+        object.__setattr__(self, "target_modules", tuple(self.target_modules))
+
+    def peft_config(self, n_layers: int):
+        from peft import LoraConfig
+
+        layers = None
+        if self.top_layers is not None and self.top_layers < n_layers:
+            layers = list(range(n_layers - self.top_layers, n_layers))
+        return LoraConfig(r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout, bias="none",
+                          target_modules=list(self.target_modules), layers_to_transform=layers, task_type="CAUSAL_LM")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["target_modules"] = list(self.target_modules)
+        return d
+
+
+@dataclass
+class TrainReport:
+    """What one training run did and how fast (examples/s counts every epoch's examples)."""
+
+    n_examples: int
+    epochs: int
+    steps: int
+    seconds: float
+    examples_per_second: float
+    tokens_per_second: float
+    mean_prompt_tokens: float
+    losses: list = field(default_factory=list)
+    trainable_params: int = 0
+    total_params: int = 0
+    device: str = "cpu"
+    quantization: str | None = None
+    peak_memory_bytes: int | None = None
+
+    @property
+    def first_loss(self) -> float:
+        return float(self.losses[0]) if self.losses else float("nan")
+
+    @property
+    def final_loss(self) -> float:
+        """Mean loss over the last epoch's steps."""
+        if not self.losses:
+            return float("nan")
+        per_epoch = max(1, self.steps // max(1, self.epochs))
+        return float(np.mean(self.losses[-per_epoch:]))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(first_loss=self.first_loss, final_loss=self.final_loss)
+        return d
+
+
+def _is_quantized(model) -> bool:
+    return bool(getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)
+                or getattr(model, "is_quantized", False))
+
+
+class LoraModel:
+    """A LoRA adapter on a private copy of ``llm``'s weights; ``.llm`` scores with the adapter on.
+
+    copy_base: deep-copy the base weights first (default), so the shared ``llm`` other rankers use
+    is never modified. Pass False to hand the model over (a 4-bit base cannot be copied: load a
+    fresh one for tuning).
+    """
+
+    def __init__(self, llm, settings: LoraSettings | None = None, adapter_dir: str | os.PathLike | None = None,
+                 copy_base: bool = True, gradient_checkpointing: bool | None = None):
+        import torch
+        from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
+
+        from recnb.models.llm import LocalLLM
+
+        if getattr(llm, "model", None) is None:
+            raise ValueError("LoraModel needs a loaded LocalLLM (recnb.load_llm(...)); this one has no model "
+                             "(unloaded, or a backend without local weights such as an HTTP server)")
+        self.base_name = getattr(llm, "name", "")
+        self.quantization = getattr(llm, "quantization", None)
+        base = llm.model
+        quantized = _is_quantized(base)
+        if quantized and copy_base:
+            raise ValueError("a quantized (4-bit) base cannot be copied: load a fresh one for tuning and pass copy_base=False")
+        if copy_base:
+            base = copy.deepcopy(base)
+        if quantized:
+            # QLoRA: norms in fp32, inputs require grad; checkpointing trades compute for activation memory.
+            base = prepare_model_for_kbit_training(
+                base, use_gradient_checkpointing=True if gradient_checkpointing is None else gradient_checkpointing)
+        elif gradient_checkpointing:
+            base.gradient_checkpointing_enable()
+            base.enable_input_require_grads()
+        self.meta: dict = {}
+        if adapter_dir is not None:
+            adapter_dir = Path(adapter_dir)
+            if not (adapter_dir / "adapter_config.json").exists():
+                raise FileNotFoundError(f"{adapter_dir.resolve()} holds no LoRA adapter (adapter_config.json missing)")
+            self.peft = PeftModel.from_pretrained(base, str(adapter_dir), is_trainable=False)
+            meta_path = adapter_dir / META_FILE
+            self.meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+            self.meta["folder"] = str(adapter_dir)
+            self.settings = LoraSettings(**self.meta["settings"]) if self.meta.get("settings") else (settings or LoraSettings())
+        else:
+            self.settings = settings or LoraSettings()
+            torch.manual_seed(self.settings.seed)  # LoRA's A matrices are initialised at random
+            n_layers = int(getattr(base.config, "num_hidden_layers", 0) or 0)
+            self.peft = get_peft_model(base, self.settings.peft_config(n_layers))
+        self.peft.eval()
+        inner = self.peft.get_base_model()  # the transformers model, with the LoRA layers inside it
+        self.llm = LocalLLM(inner, llm.tokenizer, name=f"{self.base_name}+lora", device=getattr(llm, "device", "cpu"),
+                            quantization=self.quantization)
+        self.report: TrainReport | None = None
+
+    # ---- facts
+    @property
+    def trainable_params(self) -> int:
+        return sum(p.numel() for p in self.peft.parameters() if p.requires_grad)
+
+    @property
+    def total_params(self) -> int:
+        return sum(p.numel() for p in self.peft.parameters())
+
+    def _clear_caches(self) -> None:
+        self.llm._prefix_cache.clear()  # cached prefixes were computed with other weights
+
+    @contextlib.contextmanager
+    def adapter_disabled(self):
+        """Score with the untuned base (same object, adapter switched off), e.g. for a zero-shot row."""
+        self._clear_caches()
+        try:
+            with self.peft.disable_adapter():
+                yield self.llm
+        finally:
+            self._clear_caches()
+
+    # ---- data
+    def _encode_example(self, ex) -> tuple[list[int], int]:
+        """(token ids of prompt + answer, number of answer tokens at the end), tokenised like LocalLLM.score."""
+        enc = self.llm._encode
+        full = enc(ex.continuation + ex.answer)
+        stem = enc(ex.continuation)
+        k = 0
+        while k < min(len(full), len(stem)) and full[k] == stem[k]:
+            k += 1
+        if k == len(full):
+            raise ValueError(f"answer {ex.answer!r} adds no token after the prompt of example (user {ex.user_id})")
+        prefix = enc(ex.prefix)
+        return prefix + full, len(full) - k
+
+    # ---- training
+    def train(self, examples: Sequence, progress: bool = True, desc: str = "LoRA") -> TrainReport:
+        """Fine-tune the adapter on ``examples``; returns a :class:`TrainReport` (also kept as ``.report``).
+
+        A plain loop, not ``transformers.Trainer``: the loss sits on one answer token per example and
+        a few dozen CPU steps do not need Trainer's machinery (accelerate, logging, checkpoints).
+        """
+        import torch
+        import torch.nn.functional as F
+        from tqdm.auto import tqdm
+        from transformers import get_linear_schedule_with_warmup
+
+        examples = list(examples)
+        if not examples:
+            raise ValueError("train() got no examples")
+        s = self.settings
+        encoded = [self._encode_example(e) for e in examples]
+        window = self.llm.context_window
+        too_long = [i for i, (ids, _) in enumerate(encoded) if len(ids) > window]
+        if too_long:
+            raise ValueError(f"{len(too_long)} example(s) are longer than the model's {window}-token window")
+        model = self.peft
+        inner = model.get_base_model()
+        device = next(p for p in model.parameters()).device
+        pad = self.llm.tokenizer.pad_token_id
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise RuntimeError("the adapter has no trainable parameters (it was loaded for inference: build a new LoraModel to train)")
+        opt = torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=s.weight_decay)
+        per_epoch = math.ceil(len(encoded) / s.batch_size)
+        total = per_epoch * s.epochs
+        sched = get_linear_schedule_with_warmup(opt, s.warmup_steps, total)
+        gen = torch.Generator().manual_seed(s.seed)
+        torch.manual_seed(s.seed)  # LoRA dropout
+        is_cuda = device.type == "cuda"
+        if is_cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+        losses, n_tokens = [], 0
+        self._clear_caches()
+        model.train()
+        bar = tqdm(total=total, desc=desc, disable=not progress, unit="step")
+        t0 = time.perf_counter()
+        try:
+            for epoch in range(s.epochs):
+                order = torch.randperm(len(encoded), generator=gen).tolist()
+                for start in range(0, len(order), s.batch_size):
+                    batch = [encoded[i] for i in order[start:start + s.batch_size]]
+                    width = max(len(ids) for ids, _ in batch)
+                    ids = torch.full((len(batch), width), pad, dtype=torch.long)
+                    mask = torch.zeros((len(batch), width), dtype=torch.long)
+                    rows, cols, targets = [], [], []
+                    for r, (seq, n_ans) in enumerate(batch):
+                        ids[r, :len(seq)] = torch.tensor(seq)
+                        mask[r, :len(seq)] = 1
+                        for j in range(len(seq) - n_ans, len(seq)):
+                            rows.append(r), cols.append(j - 1), targets.append(seq[j])  # position j-1 predicts token j
+                    ids, mask = ids.to(device), mask.to(device)
+                    # Only the answer positions need logits: run the body, then the LM head on those rows
+                    # (the full-vocabulary head on every prompt position would be most of a CPU step).
+                    hidden = inner.model(input_ids=ids, attention_mask=mask).last_hidden_state
+                    picked = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
+                    logits = inner.lm_head(picked).float()
+                    loss = F.cross_entropy(logits, torch.tensor(targets, device=device))
+                    loss.backward()
+                    if s.max_grad_norm:
+                        torch.nn.utils.clip_grad_norm_(params, s.max_grad_norm)
+                    opt.step()
+                    sched.step()
+                    opt.zero_grad(set_to_none=True)
+                    if not torch.isfinite(loss):
+                        raise FloatingPointError(f"training loss became {loss.item()} at step {len(losses) + 1}; "
+                                                 "lower the learning rate")
+                    losses.append(float(loss.item()))
+                    n_tokens += int(mask.sum())
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.3f}")
+        finally:
+            bar.close()
+            model.eval()
+            self._clear_caches()
+        secs = time.perf_counter() - t0
+        n_seen = len(encoded) * s.epochs
+        self.report = TrainReport(
+            n_examples=len(encoded), epochs=s.epochs, steps=len(losses), seconds=secs,
+            examples_per_second=n_seen / secs if secs else float("nan"),
+            tokens_per_second=n_tokens / secs if secs else float("nan"),
+            mean_prompt_tokens=float(np.mean([len(ids) for ids, _ in encoded])), losses=losses,
+            trainable_params=self.trainable_params, total_params=self.total_params, device=str(device),
+            quantization=self.quantization,
+            peak_memory_bytes=int(torch.cuda.max_memory_allocated(device)) if is_cuda else None,
+        )
+        return self.report
+
+    # ---- scoring examples directly (held-out checks, TALLRec's AUC on labelled questions)
+    def answer_margin(self, examples: Sequence, adapter: bool = True) -> np.ndarray:
+        """log P(answer=positive) - log P(answer=negative) for each example's question (what the ranker scores)."""
+        from recnb.text.prompts import get_template
+
+        tpl = get_template("zero-shot", "pointwise")
+        pos, neg = tpl.options.get("positive", "Yes"), tpl.options.get("negative", "No")
+        ctx = contextlib.nullcontext(self.llm) if adapter else self.adapter_disabled()
+        with ctx as llm:
+            out = [llm.score(e.prefix, [e.continuation + pos, e.continuation + neg]) for e in examples]
+        return np.array([a - b for a, b in out], dtype=float)
+
+    # ---- files
+    def save(self, folder: str | os.PathLike, extra: dict | None = None) -> Path:
+        """Write the adapter (peft's safetensors + config) and a small JSON of settings and the training report."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.peft.save_pretrained(str(folder))
+        meta = {"format": FORMAT, "base": self.base_name, "quantization": self.quantization,
+                "settings": self.settings.to_dict(), "report": self.report.to_dict() if self.report else None,
+                **(extra or {})}
+        (folder / META_FILE).write_text(json.dumps(meta, indent=1, default=float) + "\n")
+        self.meta = meta
+        return folder
+
+    @classmethod
+    def load(cls, llm, folder: str | os.PathLike, copy_base: bool = True) -> "LoraModel":
+        """A saved adapter on (a copy of) ``llm``'s weights, ready to score."""
+        return cls(llm, adapter_dir=folder, copy_base=copy_base)
+
+    def unload(self) -> None:
+        """Drop the adapted copy of the weights (the shared base model is untouched)."""
+        self.llm.unload()
+        self.peft = None
+
+    def __repr__(self):
+        trained = f", trained on {self.report.n_examples} examples" if self.report else ""
+        return f"LoraModel({self.base_name!r}, r={self.settings.r}, top_layers={self.settings.top_layers}{trained})"
+
+
+def settings_key(*parts) -> str:
+    """A short stable hash of settings and data choices (names adapter cache folders)."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

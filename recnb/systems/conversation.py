@@ -156,7 +156,9 @@ class ConversationalRecommender:
                 parse.question = nlu.question_field(text) or ("description" if intent == "question" else None)
             elif intent == "recommend":
                 parse.beliefs = nlu.extract_preferences(text, self.lex, index)
-        parse.beliefs = parse.beliefs + [b for b in extra if b.text.lower() not in {x.text.lower() for x in parse.beliefs}]
+        seen = {x.text.lower() for x in parse.beliefs} | {(x.kind, x.facet) for x in parse.beliefs if x.facet} \
+            | {x.constraints for x in parse.beliefs if x.constraints}
+        parse.beliefs = parse.beliefs + [b for b in extra if not {b.text.lower(), (b.kind, b.facet), b.constraints} & seen]
         return parse, self.policy, None, raw
 
     def _fallback(self, rules, reason: str, raw):

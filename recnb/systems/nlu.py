@@ -190,7 +190,7 @@ _FILLER = re.compile(
     r"nice|fun|well|think|feel|get|have|had|has|it|its|it's|this|these|those|there|here|any|ones|lot|bit|pretty|"
     r"quite|directed|starring|stars|actor|actress|director|year|years|minutes|hours|long|short|old|new|recent|classic|"
     r"made|s|older|newer|earlier|later|before|after|since|until|released|under|over|shorter|longer|at|most|least|"
-    r"please|sure|know|idea|ideas|whatever|care|mind|surprise|stuff|time|night|evening|weekend|go|going|need|needs|should|must|only|all|every|too|much|many)\b",
+    r"hmm+|um+|uh+|er|meh|dunno|idk|nope|please|sure|know|idea|ideas|whatever|care|mind|surprise|stuff|time|night|evening|weekend|go|going|need|needs|should|must|only|all|every|too|much|many)\b",
     re.IGNORECASE)
 
 

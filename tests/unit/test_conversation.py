@@ -1,0 +1,212 @@
+"""The conversational recommender: intents, belief updates, critiques, answers, edits, LLM policies and fallbacks."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _systems_helpers import ScriptedLLM, small_catalog  # noqa: E402
+
+from recnb.systems.belief_state import Belief, BeliefState
+from recnb.systems.constraints import Constraint, ConstraintError
+from recnb.systems.conversation import ConversationalRecommender
+from recnb.systems.nlu import Lexicon, classify, extract_preferences, parse
+
+
+@pytest.fixture(scope="module")
+def catalog(dataset, encoder):
+    return small_catalog(dataset, encoder)
+
+
+@pytest.fixture(scope="module")
+def lex(catalog):
+    return Lexicon(catalog)
+
+
+@pytest.fixture
+def cr(catalog, lex):
+    return ConversationalRecommender(catalog, lexicon=lex, k=5)
+
+
+def years(catalog, ids):
+    return [int(catalog.record(i)["year"]) for i in ids]
+
+
+# -- reading messages ----------------------------------------------------------------------
+@pytest.mark.parametrize("text,shown,intent", [
+    ("hi there", False, "elicit"),
+    ("I want a crime movie", False, "recommend"),
+    ("a French drama under 2 hours", False, "recommend"),
+    ("something lighter", True, "critique"),
+    ("older please", True, "critique"),
+    ("not by this director", True, "critique"),
+    ("why did you suggest the first one?", True, "explain"),
+    ("who directed the second one?", True, "question"),
+    ("How long is it?", True, "question"),
+    ("perfect, thanks!", True, "accept"),
+    ("thanks, but something older", True, "critique"),
+])
+def test_intents(lex, text, shown, intent):
+    assert parse(text, lex, [6, 858] if shown else [], 1).intent == intent
+
+
+def test_preferences_become_structured_beliefs(lex):
+    got = {(b.kind, b.text) for b in extract_preferences("a funny movie from the 90s with Al Pacino, but no horror", lex)}
+    assert got == {("like", "Comedy films"), ("constraint", "from the 1990s"), ("like", "films with Al Pacino"),
+                   ("dislike", "Horror films")}
+    free = extract_preferences("something about a heist", lex)
+    assert [(b.kind, b.text, b.structured) for b in free] == [("like", "heist", False)]  # kept as free text
+
+
+# -- the dialogue -------------------------------------------------------------------------
+def test_greeting_elicits_and_questions_do_not_repeat(cr):
+    t = cr.turn("hello")
+    assert t.action == "elicit" and t.asked == "genre" and "genre" in t.reply
+    assert cr.turn("hmm").asked == "era"
+
+
+def test_recommendations_satisfy_every_hard_constraint(cr, catalog):
+    t = cr.turn("I want a crime movie from the 1970s, no comedy")
+    assert t.action == "recommend" and t.items and "Comedy films" in t.added
+    for i in t.items:
+        rec = catalog.record(i)
+        assert 1970 <= rec["year"] <= 1979 and "Comedy" not in rec["genres"]
+    assert 858 in t.items or 1221 in t.items  # The Godfather (I or II): crime, 1970s
+
+
+def test_critiques_are_relative_to_the_criticised_item(cr, catalog):
+    first = cr.turn("a crime drama with Al Pacino")
+    top = first.items[0]
+    older = cr.turn("something older")
+    assert older.intent == "critique" and older.items
+    assert max(years(catalog, older.items)) < catalog.record(top)["year"]
+    assert not set(older.items) & set(first.items)  # shown and not taken: not shown again
+    director = catalog.record(older.items[0])["director"]
+    nd = cr.turn("not by this director")
+    assert all(director not in str(catalog.record(i)["director"]) for i in nd.items)
+    assert f"not directed by {director}" in nd.added
+
+
+def test_lighter_removes_dark_genres_of_the_criticised_item(cr, catalog):
+    cr.turn("a thriller about a heist")
+    dark = set(catalog.record(cr.shown[0])["genres"].split("|")) & {"Thriller", "Crime", "Horror"}
+    t = cr.turn("something lighter")
+    assert dark and all(not dark & set(catalog.record(i)["genres"].split("|")) for i in t.items)
+    assert "Thriller films" in t.removed or any(b.kind == "dislike" and b.text == "Thriller films" for b in cr.belief)
+
+
+def test_questions_are_answered_from_facts(cr, catalog):
+    cr.turn("a crime movie by Michael Mann")
+    assert 6 in cr.shown
+    n = cr.shown.index(6) + 1
+    word = ["first", "second", "third", "fourth", "fifth"][n - 1]
+    t = cr.turn(f"who directed the {word} one?")
+    assert t.action == "answer" and t.about == 6 and t.reply == "Heat (1995) was directed by Michael Mann."
+    assert cr.turn("How long is Heat?").reply == "Heat (1995) runs 170 minutes."
+    missing = cr.answer(1, "cast")  # Toy Story has no cast in the bundled facts
+    assert missing == "The catalog has no cast for Toy Story (1995)."
+
+
+def test_explanations_name_the_beliefs_an_item_matches(cr):
+    cr.turn("a crime movie from the 1970s")
+    t = cr.turn("why did you suggest the first one?")
+    assert t.action == "explain" and "Crime films" in t.reply and "from the 1970s" in t.reply
+
+
+def test_impossible_constraints_say_so_instead_of_returning_nothing_silently(cr):
+    t = cr.turn("a western from the 1920s with Al Pacino, before 1925, no westerns")
+    assert t.items == [] and "No movie in the catalog satisfies all of" in t.reply
+
+
+def test_accept_closes(cr):
+    cr.turn("a crime movie")
+    t = cr.turn("perfect, thanks!")
+    assert t.action == "close" and cr.done and t.reply.startswith("Enjoy")
+
+
+# -- the person edits the belief state -------------------------------------------------------------
+def test_edits_reparse_and_change_what_is_recommended(cr, catalog):
+    cr.turn("a crime movie from the 1990s")
+    era = next(b for b in cr.belief if b.text == "from the 1990s")
+    cr.edit_belief(era.id, "from the 1970s")
+    edited = cr.belief.get(era.id)
+    assert edited.source == "edited" and edited.constraints == (Constraint("year", ">=", 1970), Constraint("year", "<=", 1979))
+    items, _ = cr.recommend()
+    assert all(1970 <= y <= 1979 for y in years(catalog, items))
+    cr.remove_belief(era.id)
+    assert all(b.text != "from the 1970s" for b in cr.belief)
+    b = cr.add_belief("robots in space", "like")
+    assert not b.structured and b in cr.belief.likes  # kept as the person wrote it
+
+
+def test_panel_text_round_trip(cr):
+    cr.turn("a funny movie from the 90s, no horror, with Al Pacino")
+    text = cr.belief.to_text()
+    again = BeliefState.from_text(text, parser=cr.parser)
+    assert again.to_text() == text and len(again) == len(cr.belief) == 4
+    assert set(again.constraints()) == set(cr.belief.constraints())
+    state = cr.set_belief_text("Likes:\n- Drama films\nDislikes:\n- Horror films\nConstraints:\n- released before 1950")
+    assert [b.kind for b in state] == ["like", "dislike", "constraint"]
+    assert Constraint("year", "<", 1950) in state.constraints() and Constraint("genre", "not_has", "Horror") in state.constraints()
+    assert BeliefState.from_dict(state.to_dict()).to_text() == state.to_text()
+
+
+def test_belief_conflicts_replace_instead_of_piling_up():
+    s = BeliefState()
+    s.add(Belief("Comedy films", "like", facet=("genre", "Comedy")))
+    s.add(Belief("released before 1990", "constraint", (Constraint("year", "<", 1990),)))
+    removed = s.add(Belief("Comedy films", "dislike", (Constraint("genre", "not_has", "Comedy"),), ("genre", "Comedy")))
+    assert [r.kind for r in removed] == ["like"]
+    s.add(Belief("released before 1980", "constraint", (Constraint("year", "<", 1980),)))
+    assert [b.text for b in s.constraint_beliefs] == ["released before 1980"]
+    with pytest.raises(ValueError, match="needs some text"):
+        Belief("   ")
+    with pytest.raises(ConstraintError, match="whole number"):
+        Constraint("year", "<", "soon")
+
+
+# -- LLM policies ------------------------------------------------------------------------------
+def test_llm_json_malformed_output_falls_back_to_rules_and_is_counted(catalog, lex):
+    llm = ScriptedLLM(["recommend\", \"likes\": [\"crime\""])  # cut off: not valid JSON
+    cr = ConversationalRecommender(catalog, llm, policy="llm-json", lexicon=lex)
+    t = cr.turn("I want a crime movie")
+    assert t.fallback and t.fallback.startswith("malformed") and t.source == "rules"
+    assert t.action == "recommend" and t.items
+    assert cr.stats["fallback"] == 1 and cr.stats["llm_calls"] == 1
+
+
+def test_llm_json_valid_output_is_used_and_invented_slots_are_dropped(catalog, lex):
+    llm = ScriptedLLM(['recommend", "likes": ["crime", "funny"], "dislikes": ["horror"], "item": null}'])
+    cr = ConversationalRecommender(catalog, llm, policy="llm-json", lexicon=lex)
+    t = cr.turn("I want a crime movie, no horror")
+    assert t.fallback is None and t.source == "llm-json"
+    assert cr.stats["llm_ungrounded_slots"] == 1  # "funny" was never said
+    assert {"Crime films", "Horror films"} <= {b.text for b in cr.belief}
+
+
+def test_llm_choice_impossible_intent_falls_back(catalog, lex):
+    llm = ScriptedLLM(prefer=" B")  # always "critique"
+    cr = ConversationalRecommender(catalog, llm, policy="llm-choice", lexicon=lex)
+    t = cr.turn("I want a crime movie")
+    assert t.fallback == "critique before anything was recommended" and t.action == "recommend"
+    t2 = cr.turn("older please")
+    assert t2.fallback is None and t2.source == "llm-choice" and t2.intent == "critique"
+
+
+def test_policy_needs_an_llm(catalog):
+    with pytest.raises(ValueError, match="needs an llm"):
+        ConversationalRecommender(catalog, policy="llm-json")
+
+
+def test_bundled_model_turns_complete_and_fallbacks_are_counted(catalog, lex, llm):
+    cr = ConversationalRecommender(catalog, llm, policy="llm-choice", lexicon=lex)
+    for msg in ("I want a crime movie with Al Pacino", "something older"):
+        t = cr.turn(msg)
+        assert t.action in ("recommend", "elicit", "answer", "explain", "close")
+        assert t.source in ("llm-choice", "rules") and (t.fallback is None) == (t.source == "llm-choice")
+    assert cr.stats["llm_calls"] == 2 and cr.stats["fallback"] <= 2
+    cj = ConversationalRecommender(catalog, llm, policy="llm-json", lexicon=lex, max_new_tokens=32)
+    t = cj.turn("I want a crime movie with Al Pacino")
+    assert t.items and t.llm_output is not None and cj.stats["llm_calls"] == 1

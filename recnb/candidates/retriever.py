@@ -57,6 +57,7 @@ class DenseRetriever:
         texts = self.items[text_column].fillna("").astype(str).tolist()
         self.vectors = self.cache.encode(texts, progress=progress)
         self.index = VectorIndex(self.items["item_id"].to_numpy(), self.vectors, kind=kind, **index_params)
+        self._titles = self.items.set_index("item_id")["title"] if "title" in self.items.columns else None
 
     def __len__(self):
         return len(self.index)
@@ -78,8 +79,8 @@ class DenseRetriever:
         allowed = f.allowed_ids(self.items) if f.restricts_facts else None
         ids, scores = self.index.search(vector, k, allowed=allowed, exclude=f.exclude or None)
         out = pd.DataFrame({"item_id": ids, "score": scores.astype(float), "rank": np.arange(1, len(ids) + 1)})
-        if "title" in self.items.columns:
-            out["title"] = out["item_id"].map(self.items.set_index("item_id")["title"])
+        if self._titles is not None:
+            out["title"] = out["item_id"].map(self._titles)
         return out
 
     def search(self, query, k: int = 10, filters: FactFilter | None = None, **kw) -> pd.DataFrame:

@@ -8,8 +8,10 @@ differ only in the weights. The prompt shows the ``max_history`` most recent ite
 profile's first ``max_likes`` / ``max_dislikes`` statements, the same cut the training examples
 get (:func:`recnb.tuning.examples.render_question`).
 
-The registered "llm-lora" loads a cached adapter (trained once on 16 examples from the bundled
-data's training split, a few seconds of CPU; see :func:`recnb.tuning.store.cached_adapter`).
+The registered "llm-lora" loads the adapter shipped in the package (trained with this kit's code on
+16 examples from the bundled data's training split; its recipe and training report are in its
+``recnb_tuning.json``), or the cached/retrained one when the settings differ
+(:func:`recnb.tuning.store.cached_adapter`).
 """
 from __future__ import annotations
 
@@ -46,18 +48,10 @@ class LoraPointwiseRanker(LLMPointwiseRanker):
 
     def _score(self, query: Query, candidates: np.ndarray) -> np.ndarray:
         from recnb.tuning.examples import shorten_profile
-        from recnb.tuning.scoring import yes_no_margins
 
-        titles = [self.catalog[c] for c in candidates.tolist()]
-        reserve = max(self.llm.count_tokens(" " + t) for t in titles) + 8
-        rp = self.render(shorten_profile(query, self.max_likes, self.max_dislikes), item=ITEM_SENTINEL,
-                         reserve_tokens=reserve)
-        prefix, pattern = rp.split_item()
-        pos, neg = self.prompt.options.get("positive", "Yes"), self.prompt.options.get("negative", "No")
-        self._begin(rp)
-        scores = yes_no_margins(self.llm, prefix, [pattern.replace(ITEM_SENTINEL, t) for t in titles], pos, neg)
-        self._end(p_yes=(1 / (1 + np.exp(-scores))).tolist())
-        return scores
+        # The pointwise ranker's own scoring (score_choices: one pass per candidate on the prefix's KV
+        # cache), on the same shortened profile the training examples show.
+        return super()._score(shorten_profile(query, self.max_likes, self.max_dislikes), candidates)
 
     def describe(self) -> dict:
         d = super().describe()

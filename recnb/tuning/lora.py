@@ -201,17 +201,16 @@ class LoraModel:
 
     # ---- data
     def _encode_example(self, ex) -> tuple[list[int], int]:
-        """(token ids of prompt + answer, number of answer tokens at the end), tokenised like LocalLLM.score."""
+        """(token ids of prompt + answer, number of answer tokens), tokenised as ``LocalLLM.score_choices`` reads them.
+
+        The scorer encodes prefix, question and answer separately and reads P(answer | prefix + question);
+        training on the same ids keeps what is learned and what is scored the same thing.
+        """
         enc = self.llm._encode
-        full = enc(ex.continuation + ex.answer)
-        stem = enc(ex.continuation)
-        k = 0
-        while k < min(len(full), len(stem)) and full[k] == stem[k]:
-            k += 1
-        if k == len(full):
-            raise ValueError(f"answer {ex.answer!r} adds no token after the prompt of example (user {ex.user_id})")
-        prefix = enc(ex.prefix)
-        return prefix + full, len(full) - k
+        answer = enc(ex.answer)
+        if not answer:
+            raise ValueError(f"example (user {ex.user_id}, item {ex.item_id}) has an empty answer")
+        return enc(ex.prefix) + enc(ex.continuation) + answer, len(answer)
 
     # ---- training
     def train(self, examples: Sequence, progress: bool = True, desc: str = "LoRA") -> TrainReport:
@@ -307,15 +306,15 @@ class LoraModel:
         return self.report
 
     # ---- scoring examples directly (held-out checks, TALLRec's AUC on labelled questions)
-    def answer_margin(self, examples: Sequence, adapter: bool = True) -> np.ndarray:
-        """log P(answer=positive) - log P(answer=negative) for each example's question (what the ranker scores)."""
-        from recnb.text.prompts import get_template
+    def answer_margin(self, examples: Sequence, adapter: bool = True, positive: str = "Yes", negative: str = "No") -> np.ndarray:
+        """log P(positive) - log P(negative) for each example's question: what the pointwise ranker scores.
 
-        tpl = get_template("zero-shot", "pointwise")
-        pos, neg = tpl.options.get("positive", "Yes"), tpl.options.get("negative", "No")
+        adapter=False: the same with the adapter switched off (the untuned model). On held-out labelled
+        examples ``roc_auc_score(labels, margins)`` is TALLRec's AUC.
+        """
         ctx = contextlib.nullcontext(self.llm) if adapter else self.adapter_disabled()
         with ctx as llm:
-            out = [llm.score(e.prefix, [e.continuation + pos, e.continuation + neg]) for e in examples]
+            out = [llm.score_choices(e.prefix, [e.continuation], [positive, negative])[0] for e in examples]
         return np.array([a - b for a, b in out], dtype=float)
 
     # ---- files

@@ -12,7 +12,6 @@ import pytest
 from recnb.scores.base import Query
 from recnb.tuning import LoraModel, LoraSettings, TuningExample, build_examples, examples_frame
 from recnb.tuning.examples import shorten_profile
-from recnb.tuning.scoring import answer_token_ids, yes_no_margins
 
 
 @pytest.fixture(scope="module")
@@ -100,22 +99,15 @@ def test_shorten_profile_keeps_first_likes_and_dislikes(dataset, split):
 
 
 # ---- scoring ------------------------------------------------------------------------------
-def test_yes_no_margins_match_two_continuation_scoring(tiny_llm, examples):
+def test_training_ids_are_what_the_scorer_reads(tiny_llm, examples):
+    tuned = LoraModel(tiny_llm)
     e = examples[0]
-    conts = [e.continuation, " Heat (1995)? Answer Yes or No.<|im_end|>\n<|im_start|>assistant\n", " X?\n"]
-    fast = yes_no_margins(tiny_llm, e.prefix, conts, "Yes", "No")
-    s = tiny_llm.score(e.prefix, [c + "Yes" for c in conts] + [c + "No" for c in conts])
-    np.testing.assert_allclose(fast, s[:3] - s[3:], atol=1e-4)
-    assert yes_no_margins(tiny_llm, e.prefix, []).shape == (0,)
-
-
-def test_multi_token_answers_fall_back_to_score(tiny_llm, examples):
-    e = examples[0]
-    assert answer_token_ids(tiny_llm, e.continuation, "Yes", "No") is not None
-    assert answer_token_ids(tiny_llm, e.continuation, "Yes indeed", "No") is None
-    got = yes_no_margins(tiny_llm, e.prefix, [e.continuation], "Yes indeed", "No")
-    s = tiny_llm.score(e.prefix, [e.continuation + "Yes indeed", e.continuation + "No"])
-    np.testing.assert_allclose(got, [s[0] - s[1]], atol=1e-5)
+    ids, n_answer = tuned._encode_example(e)
+    enc = tiny_llm._encode
+    assert n_answer == 1 and ids == enc(e.prefix) + enc(e.continuation) + enc(e.answer)
+    # answer_margin is log P(Yes) - log P(No) after the question, as the two-continuation score gives it
+    s = tiny_llm.score(e.prefix, [e.continuation + "Yes", e.continuation + "No"])
+    np.testing.assert_allclose(tuned.answer_margin([e]), [s[0] - s[1]], atol=1e-4)
 
 
 # ---- training, saving, reloading -------------------------------------------------------------
@@ -149,10 +141,8 @@ def test_training_lowers_the_loss_and_learns_the_examples(trained, examples):
 def test_training_never_touches_the_shared_base_model(trained, tiny_llm, examples):
     tuned, _, untuned, unchanged = trained
     assert unchanged
-    with tuned.adapter_disabled() as base:
-        off = np.array([a for a in (yes_no_margins(base, e.prefix, [e.continuation]) for e in examples)]).ravel()
-    np.testing.assert_allclose(off, untuned, atol=1e-4)
-    plain = np.array([yes_no_margins(tiny_llm, e.prefix, [e.continuation])[0] for e in examples])
+    np.testing.assert_allclose(tuned.answer_margin(examples, adapter=False), untuned, atol=1e-4)
+    plain = np.array([np.subtract(*tiny_llm.score_choices(e.prefix, [e.continuation], ["Yes", "No"])[0]) for e in examples])
     np.testing.assert_allclose(plain, untuned, atol=1e-4)
 
 

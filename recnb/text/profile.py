@@ -131,7 +131,8 @@ class Profile:
         return " ".join(s.text if s.text.endswith((".", "!", "?")) else s.text + "." for s in self.statements if s.text)
 
     def to_dict(self) -> dict:
-        return {"user_id": self.user_id, "statements": [s.to_dict() for s in self.statements]}
+        uid = self.user_id.item() if hasattr(self.user_id, "item") else self.user_id  # numpy ids -> JSON-safe
+        return {"user_id": uid, "statements": [s.to_dict() for s in self.statements]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Profile":

@@ -24,6 +24,13 @@ def small(n=3, tag="a") -> Profile:
                    + [Statement("I dislike horror films", polarity="dislike")], user_id=7)
 
 
+def test_numpy_user_id_saves(tmp_path):
+    import numpy as np
+
+    save_profile(Profile([Statement("I like heists")], user_id=np.int64(5)), tmp_path / "n.json")
+    assert load_profile(tmp_path / "n.json").user_id == 5
+
+
 def test_round_trip_and_versions(tmp_path):
     path = tmp_path / "u7.json"
     a, b = small(tag="a"), small(tag="b")

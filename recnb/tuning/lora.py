@@ -119,8 +119,11 @@ class TrainReport:
 
 
 def _is_quantized(model) -> bool:
-    return bool(getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)
-                or getattr(model, "is_quantized", False))
+    if getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False):
+        return True
+    if getattr(model, "hf_quantizer", None) is not None:
+        return True
+    return any(type(m).__name__ in ("Linear4bit", "Linear8bitLt") for m in model.modules())
 
 
 class LoraModel:
@@ -235,6 +238,11 @@ class LoraModel:
             raise ValueError(f"{len(too_long)} example(s) are longer than the model's {window}-token window")
         model = self.peft
         inner = model.get_base_model()
+        body = getattr(inner, getattr(inner, "base_model_prefix", "model"), None)
+        head = inner.get_output_embeddings()
+        if body is None or body is inner or head is None:
+            raise TypeError(f"{type(inner).__name__} has no separate decoder body and LM head; LoraModel trains causal LMs "
+                            "laid out like transformers' *ForCausalLM classes")
         device = next(p for p in model.parameters()).device
         pad = self.llm.tokenizer.pad_token_id
         params = [p for p in model.parameters() if p.requires_grad]
@@ -271,9 +279,9 @@ class LoraModel:
                     ids, mask = ids.to(device), mask.to(device)
                     # Only the answer positions need logits: run the body, then the LM head on those rows
                     # (the full-vocabulary head on every prompt position would be most of a CPU step).
-                    hidden = inner.model(input_ids=ids, attention_mask=mask).last_hidden_state
+                    hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state
                     picked = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
-                    logits = inner.lm_head(picked).float()
+                    logits = head(picked.to(head.weight.dtype)).float()
                     loss = F.cross_entropy(logits, torch.tensor(targets, device=device))
                     loss.backward()
                     if s.max_grad_norm:
@@ -337,8 +345,8 @@ class LoraModel:
 
     def unload(self) -> None:
         """Drop the adapted copy of the weights (the shared base model is untouched)."""
-        self.llm.unload()
         self.peft = None
+        self.llm.unload()  # drops the last reference, collects, and empties the CUDA cache
 
     def __repr__(self):
         trained = f", trained on {self.report.n_examples} examples" if self.report else ""

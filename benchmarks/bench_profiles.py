@@ -12,6 +12,7 @@ import os
 import time
 
 import numpy as np
+import pandas as pd
 
 USERS_FULL, USERS_TINY = 20, 3
 PROBE_USERS_FULL, PROBE_USERS_TINY = 50, 6
@@ -112,8 +113,8 @@ def run(tiny: bool = False) -> dict:
     per_user = run_probe(fast, cases)
     print(f"[bench profiles] fast probe done: {len(cases)} users", flush=True)
     if slow:
-        per_user = per_user._append(run_probe(slow, cases[: SLOW_PROBE_USERS_TINY if tiny else SLOW_PROBE_USERS_FULL]),
-                                    ignore_index=True)
+        per_user = pd.concat([per_user, run_probe(slow, cases[: SLOW_PROBE_USERS_TINY if tiny else SLOW_PROBE_USERS_FULL])],
+                             ignore_index=True)
     table = summarise_probe(per_user)
     return {
         "edit_latency": lat,

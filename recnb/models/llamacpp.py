@@ -114,3 +114,83 @@ class LlamaCppLLM(LLM):
 
     def __repr__(self):
         return f"LlamaCppLLM({self.name!r})"
+
+
+# -- an OpenAI-compatible server on loopback (tests, benchmarks, a one-machine "lab server") ----------
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class serve:
+    """Run llama-cpp-python's OpenAI-compatible server for a GGUF on 127.0.0.1; yields the ``/v1`` base URL.
+
+    ``with serve("smollm2-135m") as url: llm = OpenAICompatibleLLM(url, tokenizer="smollm2-135m")``.
+    api_key_env: the server requires the key held in that environment variable (passed to the child
+    process through its environment, never on its command line). The server log goes to ``log``
+    (a temporary file by default) and its tail is shown if the server does not come up.
+    """
+
+    def __init__(self, model: str = "smollm2-135m", port: int | None = None, n_threads: int = 2, n_ctx: int = 4096,
+                 api_key_env: str | None = None, timeout: float = 180.0, log: str | None = None):
+        self.model, self.port, self.n_threads, self.n_ctx = model, port or free_port(), n_threads, n_ctx
+        self.api_key_env, self.timeout, self.log = api_key_env, timeout, log
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> str:
+        import os
+        import subprocess
+        import sys
+        import tempfile
+        import urllib.error
+        import urllib.request
+
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise LlamaCppUnavailableError("serve() needs llama-cpp-python[server]: `pip install -c constraints.txt "
+                                           "'llama-cpp-python[server]'` (about 6 minutes to build, once)")
+        from recnb.models.llm import BUNDLED_LLMS, bundled_gguf
+
+        path = bundled_gguf(self.model) if self.model in BUNDLED_LLMS else Path(self.model)
+        env = dict(os.environ)
+        if self.api_key_env:
+            if not os.environ.get(self.api_key_env):
+                raise ValueError(f"serve(api_key_env={self.api_key_env!r}): that environment variable is not set")
+            env["API_KEY"] = os.environ[self.api_key_env]  # llama_cpp.server reads its settings from the environment
+        self._log_path = self.log or tempfile.mkstemp(prefix="recnb-llama-server-", suffix=".log")[1]
+        self._log = open(self._log_path, "w")
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
+               "--port", str(self.port), "--n_threads", str(self.n_threads), "--n_ctx", str(self.n_ctx)]
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + self.timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                # /v1/models answers 401 when a key is required: the server is up either way
+                urllib.request.urlopen(self.url + "/models", timeout=2).read()
+                return self.url
+            except urllib.error.HTTPError:
+                return self.url
+            except OSError:
+                time.sleep(0.5)
+        tail = Path(self._log_path).read_text(errors="replace")[-2000:]
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"llama-cpp-python server did not come up on {self.url} within {self.timeout:.0f} s; log tail:\n{tail}")
+
+    def __exit__(self, *exc):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:
+                self.proc.kill()
+        if getattr(self, "_log", None):
+            self._log.close()
+        return False

@@ -147,7 +147,8 @@ def random_llm_folder(folder, shape: str = "llama-2-7b", device: str = "cuda") -
     return folder
 
 
-def gpu_profile(source: str, quantization: str | None, n_candidates: int = 20, repeats: int = 5) -> dict:
+def gpu_profile(source: str, quantization: str | None, n_candidates: int = 20, repeats: int = 5,
+                label: str | None = None) -> dict:
     """Load ``source`` on CUDA (bf16 or 4-bit), then: weight memory, peak memory while scoring, latency."""
     import torch
 
@@ -165,7 +166,7 @@ def gpu_profile(source: str, quantization: str | None, n_candidates: int = 20, r
     torch.cuda.reset_peak_memory_stats()
     timing = time_scoring(llm, prefix, conts, repeats=repeats, naive_repeats=1)
     peak = torch.cuda.max_memory_allocated() - base
-    out = {"model": source if len(source) < 60 else "..." + source[-57:], "quantization": quantization or "bf16",
+    out = {"model": label or source, "quantization": quantization or "bf16",
            "load_s": round(load_s, 2), "weights_gib": round(weights / 2**30, 3), "peak_gib_scoring": round(peak / 2**30, 3),
            **timing}
     llm.unload()

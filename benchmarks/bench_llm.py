@@ -1,0 +1,86 @@
+"""LLM section: 20-candidate scoring latency (one-by-one vs batched vs prefix-cached), generation
+tok/s per backend, and per-query latency of each LLM ranker, with the bundled SmolLM2-135M on this CPU.
+
+Goal from issue #4: prefix-cached scoring of 20 candidates in at most 1.0 s and at least 5x faster
+than one-by-one. The goal flags below are computed from the measurements, never typed in.
+"""
+from __future__ import annotations
+
+import importlib.util
+import time
+
+
+def _rankers(llm, tiny: bool) -> list[dict]:
+    """Seconds per query of each LLM ranker on one real user with 20 candidates."""
+    import recnb
+    from recnb.evaluation.protocols import SampledProtocol
+    from recnb.scores.llm_constrained import LLMConstrainedRanker
+    from recnb.scores.llm_listwise_generate import LLMListwiseGenerateRanker
+    from recnb.scores.llm_listwise_labels import LLMListwiseLabelRanker
+    from recnb.scores.llm_permuted import PermutedRanker
+    from recnb.scores.llm_pointwise import LLMPointwiseRanker
+    from recnb.scores.llm_rating import LLMRatingRanker
+    from recnb.scores.llm_title import LLMTitleRanker
+
+    ds = recnb.load_dataset("movielens-small")
+    protocol = SampledProtocol(ds, ds.split(seed=0), n_users=1, seed=0, n_negatives=19, store=False)
+    case = next(protocol.cases(1))
+    query, cands = protocol.query(case), [int(c) for c in case.candidates]
+    rankers = [LLMPointwiseRanker(llm), LLMTitleRanker(llm), LLMListwiseLabelRanker(llm),
+               PermutedRanker(LLMListwiseLabelRanker(llm), n_permutations=4), LLMRatingRanker(llm)]
+    if not tiny:
+        rankers += [LLMListwiseGenerateRanker(llm), LLMConstrainedRanker(llm)]
+    out = []
+    for r in rankers:
+        r.fit(protocol.train, ds.items)
+        llm._prefix_cache.clear()  # a new user: nothing cached
+        t = time.perf_counter()
+        r.score(query, cands)
+        out.append({"ranker": r.name, "candidates": len(cands), "seconds_per_query": round(time.perf_counter() - t, 3),
+                    "prompt_tokens": r.last.get("prompt_tokens")})
+    return out
+
+
+def _llamacpp(prompt: str, reference, tiny: bool) -> dict:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return {"status": "skipped: llama-cpp-python is not installed"}
+    import numpy as np
+
+    import recnb
+    from recnb.models.profiling import time_generation
+
+    llm = recnb.load_llm("smollm2-135m", backend="llama-cpp", n_threads=2)
+    gen = time_generation(llm, prompt, max_new_tokens=16 if tiny else 64)
+    labels = list("ABCDEFGH")
+    diff = np.abs(llm.score(prompt, labels) - reference.score(prompt, labels)).max()
+    return {**gen, "max_abs_logprob_diff_vs_transformers": round(float(diff), 4)}
+
+
+def _server(prompt: str, tiny: bool) -> dict:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return {"status": "skipped: llama-cpp-python[server] is not installed"}
+    from recnb.models.llamacpp import serve
+    from recnb.models.openai_http import OpenAICompatibleLLM
+    from recnb.models.profiling import time_generation
+
+    with serve("smollm2-135m", n_threads=2) as url:
+        llm = OpenAICompatibleLLM(url, tokenizer="smollm2-135m")
+        llm.generate(prompt, max_new_tokens=2)  # warm-up
+        return time_generation(llm, prompt, max_new_tokens=16 if tiny else 64)
+
+
+def run(tiny: bool = False) -> dict:
+    import recnb
+    from recnb.models.profiling import scoring_workload, time_generation, time_scoring
+
+    llm = recnb.load_llm("smollm2-135m", device="cpu")
+    prefix, conts = scoring_workload(llm, n_candidates=20)
+    scoring = time_scoring(llm, prefix, conts, repeats=1 if tiny else 3, naive_repeats=1)
+    scoring["goal_cached_at_most_1s"] = scoring["prefix_cached_cold_s"] <= 1.0
+    scoring["goal_cached_5x_faster"] = (scoring["speedup_cached_vs_one_by_one"] or 0) >= 5
+    prompt = llm.chat_prompt("Recommend three movies for a fan of space adventures, one title per line.")
+    generation = [time_generation(llm, prompt, max_new_tokens=16 if tiny else 64, repeats=1 if tiny else 2)]
+    generation.append({**_llamacpp(prompt, llm, tiny), "backend": "llama-cpp (in process)"})
+    generation.append({**_server(prompt, tiny), "backend": "openai-http (llama-cpp-python server, loopback)"})
+    return {"model": "smollm2-135m (fp32 on CPU; llama-cpp runs the Q4_1 GGUF)", "scoring_20_candidates": scoring,
+            "generation": generation, "rankers_per_query": _rankers(llm, tiny)}

@@ -1,0 +1,71 @@
+"""The prompt playground in a real JupyterLab: pick a template, edit the prompt, Run, see both rankings."""
+from __future__ import annotations
+
+import _lab
+
+SETUP = """\
+import recnb
+from recnb.evaluation.synthetic import make_catalog
+from recnb.widgets.prompt_playground import PromptPlayground
+cat = make_catalog()
+cases = cat.cases[:2]
+llm = recnb.load_llm("smollm2-135m")
+w = PromptPlayground(llm, cat.items, {c.user_id: cat.query(c) for c in cases}, {c.user_id: c.candidates for c in cases},
+                     targets={c.user_id: sorted(c.relevant)[0] for c in cases}, train=cat.train,
+                     settings=[{"template": "zero-shot", "ranker": "llm-title"},
+                               {"template": "zero-shot", "ranker": "llm-listwise-labels"}])
+w
+"""
+
+EDITED = "Edited by the browser test. About me: {profile}\nMovies I watched: {history}\n{demos}\nRecommend one movie I would like. Answer with its title only."
+
+
+def _side(out, i):
+    return out.locator(f'.recnb-prompt-playground .recnb-pp-side[data-side="{i}"]')
+
+
+def test_template_edit_and_run_round_trip(page, lab, scratch_dir):
+    folder, rel = scratch_dir
+    _lab.write_notebook(folder / "playground.ipynb", [SETUP, "print('ready', len(w.settings))"])
+    _lab.open_notebook(page, lab, rel / "playground.ipynb")
+    _lab.run_all(page)
+    assert _lab.tracebacks(page) == []
+    out = _lab.output_area(page)
+    a, b = _side(out, 0), _side(out, 1)
+    a.wait_for(timeout=60_000)
+    assert out.locator(".recnb-pp-user option").count() == 2
+    assert "Recommend one movie I would like" in a.locator("textarea").input_value()
+    assert "Which candidate movie would I like most?" in b.locator("textarea").input_value()
+    assert "Not run yet" in a.inner_text()
+
+    # Picking another template on side B: the kernel fills in that template's text.
+    b.locator(".recnb-pp-template").select_option("recency")
+    page.wait_for_function(
+        """() => document.querySelector('.jp-OutputArea .recnb-pp-side[data-side="1"] textarea')
+              .value.includes('my most recently watched movie is')"""
+    )
+    # Editing side A's prompt and pressing Run: both sides rank in the kernel and come back.
+    _side(out, 0).locator("textarea").fill(EDITED)
+    out.locator(".recnb-pp-run").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-OutputArea .recnb-pp-side .recnb-pp-row').length === 16", timeout=240_000
+    )
+    a, b = _side(out, 0), _side(out, 1)
+    assert a.locator(".recnb-pp-row").count() == 8 and b.locator(".recnb-pp-row").count() == 8
+    assert a.locator(".recnb-pp-target").count() == 1
+    assert "prefix cache hits" in a.locator(".recnb-pp-meta").inner_text()
+    assert "done in" in out.locator(".recnb-pp-status").inner_text()
+    check = _lab.run_code(page, "print(w.settings[0]['text'].startswith('Edited by the browser test'), "
+                                "w.results[0]['prompt'].startswith('Edited by the browser test'), "
+                                "w.settings[1]['template'], len(w.history))")
+    assert check.strip() == "True True recency 1"
+
+    # A broken placeholder: that side shows the error, the other side still ranks.
+    _side(out, 0).locator("textarea").fill("Would I like {nobody}?")
+    out.locator(".recnb-pp-run").click()
+    page.wait_for_selector(".jp-OutputArea .recnb-pp-side[data-side='0'] .recnb-pp-error", timeout=240_000)
+    assert "unknown placeholder(s) {nobody}" in _side(out, 0).locator(".recnb-pp-error").inner_text()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-OutputArea .recnb-pp-side[data-side=\"1\"] .recnb-pp-row').length === 8"
+    )
+    assert _lab.run_code(page, "print(len(w.history), w.results[1]['error'])").strip() == "2 None"

@@ -14,8 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: keep in step with the parameters cell (and its TINY overrides) of notebooks/src/08_evaluation.py
 PLANS = {
-    "tiny": dict(n_users=50, slow_users=2, slow_budget_s=8.0, full_ranking_users=10, full_ranking_budget_s=20.0),
-    "full": dict(n_users=200, slow_users=200, slow_budget_s=300.0, full_ranking_users=200, full_ranking_budget_s=300.0),
+    "tiny": dict(n_users=50, slow_users=1, slow_budget_s=8.0, budget_s=10.0, full_ranking_users=10, full_ranking_budget_s=20.0,
+                 skip_tags=("generative",)),
+    "full": dict(n_users=200, slow_users=200, slow_budget_s=300.0, budget_s=None, full_ranking_users=200, full_ranking_budget_s=300.0,
+                 skip_tags=()),
 }
 
 
@@ -58,7 +60,10 @@ def run(tiny: bool) -> dict:
         t0 = time.perf_counter()
         lb = run_leaderboard(protocol, sorted(specs), resources=resources,
                              users_per_ranker={n: plan["slow_users"] for n in slow},
-                             budget_s={n: plan["slow_budget_s"] for n in slow}, log=None)
+                             budget_s={n: plan["slow_budget_s"] if n in slow else plan["budget_s"] for n in specs},
+                             log=None,
+                             skip={n: f"tagged {set(s.tags) & set(plan['skip_tags'])} in the {mode} plan"
+                                   for n, s in specs.items() if set(s.tags) & set(plan["skip_tags"])})
         wall = time.perf_counter() - t0
         full = FullProtocol(ds, split, n_users=plan["full_ranking_users"], seed=0)
         t1 = time.perf_counter()

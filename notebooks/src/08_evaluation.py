@@ -24,15 +24,18 @@ TINY = False  # the test suite sets this to True (fewer users, the same code)
 N_USERS = 200  # users on the sampled protocol (LLMRank used 200)
 SLOW_USERS = 200  # users for rankers that need the LLM (each costs about 1-20 s per user on a laptop CPU)
 SLOW_BUDGET_S = 300  # scoring-time budget per LLM ranker: past it the ranker stops and the table says so
+BUDGET_S = None  # scoring-time budget for every other ranker (None: no limit)
 FULL_RANKING_USERS = 200  # users for full ranking over the catalog (LLM rankers and rerankers are left out)
 FULL_RANKING_BUDGET_S = 300  # scoring-time budget per ranker on full ranking
 POSITION_RANKER = "llm-listwise-labels"  # an order-dependent ranker for the position-bias lab
-POSITION_USERS = 30
-POSITION_PERMUTATIONS = 8
+POSITION_USERS = 20
+POSITION_PERMUTATIONS = 4  # balanced orders per user (each candidate visits this many evenly spaced positions)
+POSITION_BUDGET_S = 900  # the lab stops after the user during which this many seconds passed
 SEED = 0  # which users and which negatives; change it and a new candidate file is drawn
 ML1M_PATH = None  # folder or zip of MovieLens 1M; None reads $RECNB_ML1M
 ML1M_USERS = 200
 ML1M_RANKERS = None  # None: every ranker that needs no LLM
+SKIP_TAGS = ()  # rankers with any of these tags are listed as skipped (tiny mode skips "generative": minutes per user)
 
 # %%
 import os
@@ -53,9 +56,9 @@ from recnb.evaluation.protocols import FullProtocol, SampledProtocol
 from recnb.scores.registry import Resources, all_rankers
 
 if TINY:  # the suite's quick run (parameters are injected above this cell)
-    N_USERS, SLOW_USERS, SLOW_BUDGET_S = 50, 2, 8
+    N_USERS, SLOW_USERS, SLOW_BUDGET_S, BUDGET_S, SKIP_TAGS = 50, 1, 8, 10, ("generative",)
     FULL_RANKING_USERS, FULL_RANKING_BUDGET_S = 10, 20
-    POSITION_USERS, POSITION_PERMUTATIONS, ML1M_USERS = 3, 4, 50
+    POSITION_USERS, POSITION_PERMUTATIONS, POSITION_BUDGET_S, ML1M_USERS = 2, 2, 20, 50
 
 RESULTS = Path("results")
 SUFFIX = "-tiny" if TINY else ""
@@ -104,8 +107,13 @@ slow = sorted(n for n, s in specs.items() if "llm" in s.needs)
 display(pd.DataFrame([{"ranker": n, "needs": ", ".join(s.needs) or "-", "tags": ", ".join(s.tags),
                        "what": s.description} for n, s in sorted(specs.items())]))
 users_per_ranker = {n: SLOW_USERS for n in slow}
-budgets = {n: SLOW_BUDGET_S for n in slow}
-print(f"LLM rankers ({len(slow)}): {SLOW_USERS} users each, at most {SLOW_BUDGET_S} s of scoring each")
+budgets = {n: SLOW_BUDGET_S if n in slow else BUDGET_S for n in specs}
+skipped = {n: f"tagged {set(s.tags) & set(SKIP_TAGS)} and SKIP_TAGS={SKIP_TAGS}" for n, s in specs.items()
+           if set(s.tags) & set(SKIP_TAGS)}
+print(f"LLM rankers ({len(slow)}): {SLOW_USERS} users each, at most {SLOW_BUDGET_S} s of scoring each; "
+      f"other rankers: {N_USERS} users, " + (f"at most {BUDGET_S} s each" if BUDGET_S else "no time limit")
+      + " (budgets are checked after each user)")
+print(f"skipped: {sorted(skipped) or 'none'}")
 
 # %% [markdown]
 # ## 3 · The leaderboard (sampled candidates)
@@ -113,7 +121,7 @@ print(f"LLM rankers ({len(slow)}): {SLOW_USERS} users each, at most {SLOW_BUDGET
 # %%
 resources = Resources()
 lb = run_leaderboard(protocol, sorted(specs), resources=resources, users_per_ranker=users_per_ranker,
-                     budget_s=budgets, progress=True,
+                     budget_s=budgets, skip=skipped, progress=True,
                      meta={"mode": "tiny" if TINY else "full", "notebook": "08_evaluation"})
 table = lb.summary()
 print(f"analytic random baseline for 1 positive in {len(case.candidates)}: NDCG@10 = {random_ndcg_at(10, len(case.candidates)):.4f} "
@@ -192,7 +200,10 @@ print(f"order-dependent rankers available: {order_dependent or 'none'}; studying
 study = None
 if name is not None:
     study = position_bias_study(lb.rankers[name], protocol, n_users=POSITION_USERS,
-                                n_permutations=POSITION_PERMUTATIONS, seed=SEED, fit=False, progress=True)
+                                n_permutations=POSITION_PERMUTATIONS, seed=SEED, fit=False, progress=True,
+                                budget_s=POSITION_BUDGET_S)
+    if study.meta["stopped"]:
+        print(study.meta["stopped"])
     summary = study.summary()
     display(pd.Series({k: v for k, v in summary.items() if not isinstance(v, dict)}, name="value").to_frame())
     display(pd.DataFrame({k: v for k, v in summary.items() if isinstance(v, dict)}).T)

@@ -173,7 +173,7 @@ class Leaderboard:
         return {"mean_s": float(s.mean()), "p50_s": float(np.median(s)), "p95_s": float(np.percentile(s, 95))}
 
     def summary(self, metrics=TABLE_METRICS, with_ci: bool = True) -> pd.DataFrame:
-        """One row per ranker (sorted by the first metric), plus the analytic random baseline row."""
+        """One row per ranker (best NDCG@10 first), plus the analytic random baseline row."""
         rows = []
         for r in self.runs:
             row = {"ranker": r.name, "users": r.n_users, "status": r.status}
@@ -195,8 +195,9 @@ class Leaderboard:
             analytic.update({m: base[m] for m in metrics})
             analytic["note"] = "exact expectation of a uniformly random order, not a run"
             frame = pd.concat([frame, pd.DataFrame([analytic])], ignore_index=True)
-        if metrics and metrics[0] in frame:
-            frame = frame.sort_values(metrics[0], ascending=False, na_position="last", kind="stable")
+        key = "ndcg@10" if "ndcg@10" in metrics else (metrics[0] if metrics else None)
+        if key in frame:
+            frame = frame.sort_values(key, ascending=False, na_position="last", kind="stable")
         return frame.reset_index(drop=True)
 
     def compare(self, a: str, b: str, metric: str = "ndcg@10") -> dict:
@@ -313,7 +314,8 @@ def run_leaderboard(protocol, names=None, resources=None, n_users: int | None = 
     names: ranker names (default every registered one, sorted). users_per_ranker: {name: n}
     overrides ``n_users`` for slow rankers; budget_s: seconds of scoring per ranker (a number for
     all, or {name: seconds}). A ranker that cannot be built or fitted (e.g. a model not available
-    offline) is listed as unavailable with its error, not silently left out. fitted: {name: ranker}
+    offline) is listed as unavailable with its error, not silently left out; so is a ranker in
+    ``skip`` (names, or {name: reason} to show the reason). fitted: {name: ranker}
     already fitted on ``protocol.train`` (e.g. ``other_leaderboard.rankers``), reused without refitting.
     """
     from recnb.scores.registry import Resources, all_rankers
@@ -329,7 +331,9 @@ def run_leaderboard(protocol, names=None, resources=None, n_users: int | None = 
         budget = budget_s.get(name) if isinstance(budget_s, dict) else budget_s
         plan[name] = {"n_users": n_req, "budget_s": budget}
         if name in skip:
-            runs.append(_unavailable(name, "skipped by the caller", n_req))
+            reason = skip[name] if isinstance(skip, dict) else "skipped by the caller"
+            runs.append(_unavailable(name, f"skipped: {reason}" if isinstance(skip, dict) else reason, n_req))
+            plan[name]["skipped"] = True
             continue
         if name not in specs:
             runs.append(_unavailable(name, f"no ranker named {name!r} is registered", n_req))

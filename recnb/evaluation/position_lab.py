@@ -63,9 +63,17 @@ class PositionStudy:
 
 
 def position_bias_study(ranker, protocol, n_users: int = 20, n_permutations: int = 4, seed: int = 0,
-                        design: str = "balanced", how: str = "mean", fit: bool = True, progress: bool = False) -> PositionStudy:
-    """Run the lab for ``ranker`` on the first ``n_users`` users of ``protocol`` (see module doc)."""
+                        design: str = "balanced", how: str = "mean", fit: bool = True, progress: bool = False,
+                        budget_s: float | None = None) -> PositionStudy:
+    """Run the lab for ``ranker`` on the first ``n_users`` users of ``protocol`` (see module doc).
+
+    budget_s: stop after the user during which this many seconds had passed (``meta["stopped"]`` says so).
+    """
+    import time
+
     from recnb.ranking.position_bias import permutation_report
+
+    t0, stopped = time.perf_counter(), None
 
     if fit:
         ranker.fit(protocol.train, protocol.dataset.items)
@@ -83,10 +91,13 @@ def position_bias_study(ranker, protocol, n_users: int = 20, n_permutations: int
         report = permutation_report(lambda order: ranker.score(query, order), cands, n_permutations,
                                     seed=seed, how=how, design=design)
         single = [_ndcg10(row, rel) for row in report.matrix]
+        # Averages of the same numbers summed in different orders differ in the last bits; round so
+        # that candidates the orders cannot tell apart really tie (and ties count pessimistically).
+        averaged = np.round(report.aggregated, 9)
         target = int(np.flatnonzero(rel)[0])
         users.append({"user_id": case.user_id, "target": case.target, "given_order_ndcg@10": _ndcg10(given, rel),
                       "single_order_ndcg@10_mean": float(np.mean(single)), "single_order_ndcg@10_min": float(np.min(single)),
-                      "single_order_ndcg@10_max": float(np.max(single)), "averaged_ndcg@10": _ndcg10(report.aggregated, rel),
+                      "single_order_ndcg@10_max": float(np.max(single)), "averaged_ndcg@10": _ndcg10(averaged, rel),
                       "target_rank_spread": float(report.rank_spread[target]),
                       "mean_rank_spread": report.mean_rank_spread, "top1_agreement": report.top1_agreement})
         mean_rank = (np.vstack([np.argsort(np.argsort(-row, kind="stable"), kind="stable") for row in report.matrix]) + 1).mean(0)
@@ -94,10 +105,14 @@ def position_bias_study(ranker, protocol, n_users: int = 20, n_permutations: int
             cands_rows.append({"user_id": case.user_id, "item_id": c, "is_target": bool(rel[j]),
                                "mean_rank": float(mean_rank[j]), "rank_spread": float(report.rank_spread[j])})
         top1.append(report.position_top1_rate)
+        if budget_s is not None and time.perf_counter() - t0 > budget_s and len(users) < min(n_users, len(protocol)):
+            stopped = f"time budget of {budget_s:g} s reached after {len(users)} of {min(n_users, len(protocol))} users"
+            break
     if not users:
         raise ValueError("the protocol has no users to study")
     width = max(len(t) for t in top1)
     padded = np.vstack([np.pad(t, (0, width - len(t))) for t in top1])
     return PositionStudy(getattr(ranker, "name", type(ranker).__name__), int(n_permutations), design, how,
                          pd.DataFrame(users), pd.DataFrame(cands_rows), padded.mean(0),
-                         meta={"protocol": protocol.describe(), "seed": seed})
+                         meta={"protocol": protocol.describe(), "seed": seed, "n_users_requested": int(n_users),
+                               "budget_s": budget_s, "stopped": stopped})

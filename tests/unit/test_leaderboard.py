@@ -93,6 +93,8 @@ def test_a_ranker_that_cannot_be_built_is_reported(protocol, monkeypatch):
     assert "not available offline" in lb.run("broken-test-ranker").message
     assert lb.run("popularity").message == "skipped by the caller"
     assert lb.summary()["status"].tolist().count("unavailable") == 2
+    lb = run_leaderboard(protocol, ["popularity"], log=None, skip={"popularity": "too slow for this run"})
+    assert lb.run("popularity").message == "skipped: too slow for this run" and lb.meta["plan"]["popularity"]["skipped"]
 
 
 def test_evaluate_without_refit(protocol):

@@ -16,9 +16,11 @@ reranks the bi-encoder's top-``depth`` for each held-out user and scores NDCG@10
 the user's held-out test item, for the bi-encoder order, BM25, the untrained head and the
 trained model, and times each (candidates scored per second).
 
-Tiny mode (``TrainingConfig.tiny()``) trains in seconds on a catalog cut to the popular
-items; full mode (``TrainingConfig.full()``) takes a few minutes on 2 CPU cores. The model
-is saved under ``$RECNB_CACHE/cross-encoders/<name>`` and reloaded by config key.
+Tiny mode (``TrainingConfig.tiny()``, ~260 pairs on a catalog cut to the popular items) is
+sized for seconds and full mode (``TrainingConfig.full()``, ~5,000 pairs) for a few minutes on
+2 idle CPU cores; each model's info records its measured training time and the machine's
+load average. The model is saved under ``$RECNB_CACHE/cross-encoders/<name>`` and reloaded
+by config key.
 """
 from __future__ import annotations
 
@@ -60,13 +62,13 @@ class TrainingConfig:
 
     @classmethod
     def tiny(cls, **kw) -> "TrainingConfig":
-        """Seconds on a laptop CPU: 24 training users, 1,500 popular items."""
+        """Sized for seconds on a laptop CPU: 24 training users, 1,500 popular items."""
         return cls(**{**dict(mode="tiny", holdout_users=24, train_users=24, positives_per_user=4,
                              catalog_items=1500, max_length=128), **kw})
 
     @classmethod
     def full(cls, **kw) -> "TrainingConfig":
-        """A few minutes on 2 CPU cores: 350 training users, the whole catalog."""
+        """Sized for a few minutes on 2 idle CPU cores: 350 training users, the whole catalog."""
         return cls(**{**dict(mode="full", train_users=350), **kw})
 
     def key(self) -> str:

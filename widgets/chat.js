@@ -80,6 +80,8 @@ function beliefRow(model, b) {
 
 function render({ model, el: root }) {
   root.classList.add("recnb-chat");
+  // JupyterLab binds Enter (and other keys) to notebook commands; inside the chat they are typing.
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
 
   const left = el("div", "recnb-chat-left");
   const caption = el("div", "recnb-chat-caption");
@@ -114,12 +116,22 @@ function render({ model, el: root }) {
   right.append(groups, addForm, stats);
   root.append(left, right);
 
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
+  const submit = () => {
     const text = input.value.trim();
     if (!text || model.get("busy")) return;
     input.value = "";
     model.send({ type: "user_message", text });
+  };
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    submit();
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      e.stopPropagation();
+      submit();
+    }
   });
   addForm.addEventListener("submit", (e) => {
     e.preventDefault();

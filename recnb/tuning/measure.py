@@ -89,6 +89,7 @@ class TuningComparison:
     auc: dict  # name -> per-user AUC series
     pooled: dict  # name -> pooled AUC
     kinds: dict  # name -> "untuned" / "tuned" / "id baseline"
+    trained_now: dict = field(default_factory=dict)  # name -> True if trained in this call, False if loaded
     reports: dict = field(default_factory=dict)  # name -> TrainReport
     n_examples: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
@@ -128,7 +129,11 @@ class TuningComparison:
             rnd = {"model": "random (analytic)", "kind": "reference", "train examples": 0, "AUC": 0.5}
             rnd.update({m: base[m] for m in metrics if m in base})
             rows.append(rnd)
-        return pd.DataFrame(rows)
+        frame = pd.DataFrame(rows)
+        for col in ("users", "failed users"):
+            if col in frame:
+                frame[col] = frame[col].astype("Int64")
+        return frame
 
     def paired(self, a: str, b: str = "zero-shot") -> dict:
         """Paired bootstrap CI of AUC(a) - AUC(b) over the users both ran on (does tuning help?)."""
@@ -142,8 +147,8 @@ class TuningComparison:
     def to_dict(self) -> dict:
         """JSON-ready numbers for benchmarks/results.json."""
         table = self.table().replace({np.nan: None})
-        rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if v is not None}
-                for r in table.to_dict("records")]
+        rows = [{k: (round(v, 4) if isinstance(v, float) else int(v) if isinstance(v, (np.integer,)) else v)
+                 for k, v in r.items() if v is not None and v is not pd.NA} for r in table.to_dict("records")]
         tuned = [n for n, k in self.kinds.items() if k == "tuned" and n in self.auc]
         deltas = []
         if "zero-shot" in self.auc:
@@ -155,16 +160,21 @@ class TuningComparison:
                 "training": [{"model": n, "examples": r.n_examples, "epochs": r.epochs, "steps": r.steps,
                               "seconds": round(r.seconds, 2), "examples_per_s": round(r.examples_per_second, 3),
                               "first_loss": round(r.first_loss, 4), "final_loss": round(r.final_loss, 4),
-                              "mean_prompt_tokens": round(r.mean_prompt_tokens, 1)} for n, r in self.reports.items()]}
+                              "mean_prompt_tokens": round(r.mean_prompt_tokens, 1),
+                              "trained_in_this_run": self.trained_now.get(n)} for n, r in self.reports.items()]}
 
 
 def compare_tuning(dataset, llm=None, sizes=DEFAULT_SIZES, n_users: int = 100, protocol=None, settings=None,
                    shots: int = 2, baselines=DEFAULT_BASELINES, negatives: str = "unseen", seed: int = 0,
-                   epochs=None, use_cache: bool = True, progress: bool = True, log=print) -> TuningComparison:
+                   epochs=None, retrain: bool = False, tuned: dict | None = None, progress: bool = True,
+                   log=print) -> TuningComparison:
     """Evaluate untuned zero-/few-shot, LoRA-tuned with each of ``sizes`` examples, and ID baselines.
 
     settings: a LoraSettings (``epochs`` is then replaced per size by ``epochs`` or :func:`epochs_for`).
-    use_cache: reuse adapters trained with the same recipe (recnb.tuning.store), train and cache otherwise.
+    tuned: adapters trained elsewhere, {row name: LoraModel}, evaluated as "tuned" rows (e.g. the one a
+    notebook just trained); they are not unloaded.
+    retrain: train every adapter now (and refresh the cache); by default adapters trained before with the
+    same recipe and settings are loaded from the cache (recnb.tuning.store) and their stored reports used.
     """
     from dataclasses import replace
 
@@ -178,7 +188,7 @@ def compare_tuning(dataset, llm=None, sizes=DEFAULT_SIZES, n_users: int = 100, p
     llm = llm or recnb.load_llm("smollm2-135m", device="cpu")
     protocol = protocol or SampledProtocol(dataset, part="test", n_users=n_users, seed=seed)
     settings = settings or DEFAULT_SETTINGS
-    runs, recorders, kinds, reports, n_ex, secs = [], {}, {}, {}, {}, {}
+    runs, recorders, kinds, reports, n_ex, secs, trained_now = [], {}, {}, {}, {}, {}, {}
 
     def run_one(name, ranker, kind):
         rec = _Recorder(ranker)
@@ -194,26 +204,33 @@ def compare_tuning(dataset, llm=None, sizes=DEFAULT_SIZES, n_users: int = 100, p
     run_one("zero-shot", LoraPointwiseRanker(llm, name="zero-shot"), "untuned")
     if shots:
         run_one("few-shot", LoraPointwiseRanker(llm, template="few-shot", shots=shots, name="few-shot"), "untuned")
+    for name, model in (tuned or {}).items():
+        if model.report is not None:
+            reports[name] = model.report
+        n_ex[name] = int(model.report.n_examples) if model.report is not None else int(model.meta.get("n_examples", 0) or 0)
+        trained_now[name] = model.report is not None
+        run_one(name, LoraPointwiseRanker(model, name=name), "tuned")
     for n in sizes:
         s = replace(settings, epochs=int(epochs) if epochs else epochs_for(n))
         recipe = {"n_examples": int(n), "seed": seed, "negatives": negatives}
         name = f"lora-{n}"
         t0 = time.perf_counter()
-        tuned = cached_adapter(llm, s, recipe, dataset=dataset, progress=progress, use_cache=use_cache)
-        rep = tuned.report
-        if rep is None and tuned.meta.get("report"):
+        model = cached_adapter(llm, s, recipe, dataset=dataset, progress=progress, retrain=retrain)
+        rep = model.report
+        if rep is None and model.meta.get("report"):
             from recnb.tuning.lora import TrainReport
 
-            rep = TrainReport(**{k: v for k, v in tuned.meta["report"].items() if k not in ("first_loss", "final_loss")})
+            rep = TrainReport(**{k: v for k, v in model.meta["report"].items() if k not in ("first_loss", "final_loss")})
         if rep is not None:
             reports[name] = rep
         n_ex[name] = int(n)
+        trained_now[name] = model.report is not None
         if log:
-            how = "trained" if tuned.report is not None else "loaded from cache"
+            how = "trained" if model.report is not None else "loaded from cache"
             log(f"{name:14s} adapter {how} in {time.perf_counter() - t0:.1f}s"
                 + (f" (loss {rep.first_loss:.3f} -> {rep.final_loss:.3f}, {rep.examples_per_second:.2f} ex/s)" if rep else ""))
-        run_one(name, LoraPointwiseRanker(tuned, name=name), "tuned")
-        tuned.unload()
+        run_one(name, LoraPointwiseRanker(model, name=name), "tuned")
+        model.unload()
     specs = all_rankers()
     resources = Resources(llm=llm)
     for b in baselines:
@@ -224,4 +241,4 @@ def compare_tuning(dataset, llm=None, sizes=DEFAULT_SIZES, n_users: int = 100, p
         run_one(b, specs[b].factory(resources), "id baseline")
     lb = Leaderboard(protocol.describe(), runs, meta={"source": "recnb.tuning.measure.compare_tuning"})
     return TuningComparison(lb, {n: auc_per_user(r, lb.run(n)) for n, r in recorders.items()},
-                            {n: pooled_auc(r, lb.run(n)) for n, r in recorders.items()}, kinds, reports, n_ex, secs)
+                            {n: pooled_auc(r, lb.run(n)) for n, r in recorders.items()}, kinds, trained_now, reports, n_ex, secs)

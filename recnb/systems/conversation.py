@@ -96,7 +96,7 @@ class ConversationalRecommender:
 
     def __init__(self, catalog, llm=None, policy: str = "rules", k: int = 5, exclude=(), lexicon=None,
                  belief: BeliefState | None = None, pool: int = 200, facet_bonus: float = 0.2,
-                 dislike_weight: float = 0.5, max_new_tokens: int = 48):
+                 dislike_weight: float = 0.5, max_new_tokens: int = 48, calibrate: bool = True):
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, not {policy!r}")
         if policy != "rules" and llm is None:
@@ -106,6 +106,7 @@ class ConversationalRecommender:
         self.lex = lexicon or nlu.Lexicon(catalog)
         self.belief = belief or BeliefState()
         self.pool, self.facet_bonus, self.dislike_weight, self.max_new_tokens = pool, facet_bonus, dislike_weight, max_new_tokens
+        self.calibrate, self._prior = calibrate, {}
         self.turns: list[Turn] = []
         self.shown: list = []  # the last recommendation
         self.rejected: set = set()  # items recommended before and not taken
@@ -119,7 +120,7 @@ class ConversationalRecommender:
         text = str(text or "").strip()
         index = len(self.turns) + 1
         self.stats["turns"] += 1
-        parse, source, fallback, raw = self._read(text, index)
+        parse, source, fallback, raw = self.read(text, index)
         self.stats[f"intent_{parse.intent}"] += 1
         turn = Turn(index, text, parse.intent, "none", "", source=source, fallback=fallback, llm_output=raw,
                     notes=list(parse.notes))
@@ -129,8 +130,9 @@ class ConversationalRecommender:
         self.turns.append(turn)
         return turn
 
-    def _read(self, text: str, index: int):
-        """(parse, source, fallback reason, raw LLM output) for one message."""
+    def read(self, text: str, index: int | None = None):
+        """(parse, source, fallback reason, raw LLM output) for one message, without acting on it."""
+        index = len(self.turns) + 1 if index is None else index
         rules = nlu.parse(text, self.lex, self.shown, index)
         if self.policy == "rules":
             return rules, "rules", None, None
@@ -142,7 +144,7 @@ class ConversationalRecommender:
                 intent, raw, extra = self._llm_json(text, index)
         except (ToolCallError, jsonschema.ValidationError, ValueError) as exc:
             return self._fallback(rules, f"malformed: {str(exc).splitlines()[0][:160]}", getattr(exc, "raw", None))
-        if intent in ("critique", "explain") and not self.shown:
+        if intent in ("critique", "explain", "accept") and not self.shown:
             return self._fallback(rules, f"{intent} before anything was recommended", raw)
         if intent == rules.intent:
             parse = rules
@@ -172,12 +174,22 @@ class ConversationalRecommender:
             return "Nothing has been suggested yet."
         return "Just suggested: " + "; ".join(self.catalog.title(i) for i in self.shown[:3]) + "."
 
-    def _llm_choice(self, text: str) -> str:
+    def _choice_scores(self, text: str) -> np.ndarray:
         options = "\n".join(f"{k}: {desc}" for k, (_, desc) in CHOICE_LABELS.items())
         user = (f"A person is chatting with a movie recommender. {self._context()}\n"
                 f'Their message: "{text}"\nWhich describes the message best?\n{options}\nAnswer with one letter.')
         prompt = self.llm.chat_prompt(user, assistant_prefix="Answer:")
-        scores = np.asarray(self.llm.score(prompt, [f" {k}" for k in CHOICE_LABELS]), dtype=float)
+        return np.asarray(self.llm.score(prompt, [f" {k}" for k in CHOICE_LABELS]), dtype=float)
+
+    def _llm_choice(self, text: str) -> str:
+        scores = self._choice_scores(text)
+        if self.calibrate:
+            # Contextual calibration (Zhao et al., 2021): a small model prefers some letters whatever
+            # the message says; subtract its preference for a content-free message in the same context.
+            key = self._context()
+            if key not in self._prior:
+                self._prior[key] = self._choice_scores("N/A")
+            scores = scores - self._prior[key]
         return CHOICE_LABELS[list(CHOICE_LABELS)[int(np.argmax(scores))]][0]
 
     def _llm_json(self, text: str, index: int):
@@ -406,3 +418,22 @@ class ConversationalRecommender:
 
     def reset(self) -> None:
         self.belief, self.turns, self.shown, self.rejected, self.asked, self.done = BeliefState(), [], [], set(), set(), False
+
+
+def evaluate_intents(catalog, policy: str, llm=None, examples=None, lexicon=None, **kwargs) -> "pd.DataFrame":
+    """Read each labelled message with ``policy``: one row per message (predicted, correct, fallback, seconds)."""
+    import pandas as pd
+
+    examples = examples if examples is not None else nlu.INTENT_EXAMPLES
+    lex = lexicon or nlu.Lexicon(catalog)
+    shown = catalog.ids[:3]
+    rows, priors = [], {}
+    for text, has_shown, intent in examples:
+        cr = ConversationalRecommender(catalog, llm, policy=policy, lexicon=lex, **kwargs)
+        cr._prior = priors  # the calibration prior depends only on the context: share it
+        cr.shown = list(shown) if has_shown else []
+        t0 = time.perf_counter()
+        parse, source, fallback, raw = cr.read(text)
+        rows.append({"text": text, "label": intent, "predicted": parse.intent, "correct": parse.intent == intent,
+                     "source": source, "fallback": fallback, "seconds": time.perf_counter() - t0, "llm_output": raw})
+    return pd.DataFrame(rows)

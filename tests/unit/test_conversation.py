@@ -188,11 +188,32 @@ def test_llm_json_valid_output_is_used_and_invented_slots_are_dropped(catalog, l
 
 def test_llm_choice_impossible_intent_falls_back(catalog, lex):
     llm = ScriptedLLM(prefer=" B")  # always "critique"
-    cr = ConversationalRecommender(catalog, llm, policy="llm-choice", lexicon=lex)
+    cr = ConversationalRecommender(catalog, llm, policy="llm-choice", lexicon=lex, calibrate=False)
     t = cr.turn("I want a crime movie")
     assert t.fallback == "critique before anything was recommended" and t.action == "recommend"
     t2 = cr.turn("older please")
     assert t2.fallback is None and t2.source == "llm-choice" and t2.intent == "critique"
+
+
+class LetterBiasedLLM(ScriptedLLM):
+    """Prefers " A" for any message; for a real question it also leans towards " D" (question)."""
+
+    def score(self, prefix, continuations, reduce="sum", **kw):
+        self.scored.append((prefix, list(continuations)))
+        base = {" A": 0.0, " D": -1.0 if "directed" in prefix else -5.0}
+        return [base.get(c, -5.0) for c in continuations]
+
+
+def test_calibration_removes_a_constant_letter_preference(catalog, lex):
+    llm = LetterBiasedLLM()
+    raw = ConversationalRecommender(catalog, llm, policy="llm-choice", lexicon=lex, calibrate=False)
+    raw.shown = [6]
+    assert raw.read("who directed it?")[0].intent == "recommend"  # the bias wins
+    cal = ConversationalRecommender(catalog, llm, policy="llm-choice", lexicon=lex)
+    cal.shown = [6]
+    assert cal.read("who directed it?")[0].intent == "question"  # relative to "N/A", D moved most
+    cal.read("who directed the second one?")
+    assert sum('"N/A"' in p for p, _ in llm.scored) == 1  # the prior is scored once per context
 
 
 def test_policy_needs_an_llm(catalog):

@@ -128,11 +128,30 @@ class RAGRecommender:
         return self.llm.chat_prompt(user, system=system)
 
     def choose(self, request: str, shown: dict) -> tuple[list, np.ndarray]:
-        """The retrieved ids ordered by the model's mean log-likelihood of naming each one."""
-        prefix = self.prompt(request, shown) + "I recommend"
+        """The retrieved ids ordered by the model's mean log-likelihood of naming each one.
+
+        Backends that cannot score multi-token continuations (llama.cpp, most servers; see
+        ``capabilities.multi_token_score``) choose among one-token letter labels instead.
+        """
         ids = list(shown)
+        caps = getattr(self.llm, "capabilities", None)
+        if caps is not None and not getattr(caps, "multi_token_score", True):
+            return self._choose_by_label(request, shown)
+        prefix = self.prompt(request, shown) + "I recommend"
         conts = [f" {self.catalog.title(i)} [{i}]" for i in ids]
         scores = np.asarray(self.llm.score(prefix, conts, reduce="mean"), dtype=float)
+        order = np.argsort(-scores, kind="stable")
+        return [ids[j] for j in order], scores
+
+    def _choose_by_label(self, request: str, shown: dict) -> tuple[list, np.ndarray]:
+        ids = list(shown)
+        if len(ids) > 26:
+            raise ValueError("label choice supports at most 26 retrieved items")
+        letters = [chr(ord("A") + n) for n in range(len(ids))]
+        menu = "\n".join(f"{l}. {self.catalog.title(i)} [{i}]" for l, i in zip(letters, ids))
+        prefix = self.prompt(request, shown) + f"Options:\n{menu}\nThe best option is"
+        self.stats["label_choices"] += 1
+        scores = np.asarray(self.llm.score(prefix, [f" {l}" for l in letters]), dtype=float)
         order = np.argsort(-scores, kind="stable")
         return [ids[j] for j in order], scores
 

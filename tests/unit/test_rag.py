@@ -170,3 +170,15 @@ def test_bundled_model_answers_are_validated(catalog, llm):
     assert all(m.item_id is None or m.item_id in catalog for m in a.report.mentions)
     s = RAGRecommender(catalog, llm, k=3, n=2, mode="score").answer("a crime film with Al Pacino")
     assert set(s.recommended) <= set(s.retrieved) and not s.report.unsupported
+
+
+def test_backends_without_multi_token_scoring_choose_by_letter(catalog):
+    from types import SimpleNamespace
+
+    llm = ScriptedLLM(prefer=" B")
+    llm.capabilities = SimpleNamespace(multi_token_score=False)  # like the llama.cpp and HTTP backends
+    rag = RAGRecommender(catalog, llm, k=3, n=1, mode="score")
+    a = rag.answer("a crime film", retrieved=[6, 858, 431])
+    assert a.recommended == [858] and rag.stats["label_choices"] == 1
+    prefix, conts = llm.scored[-1]
+    assert conts == [" A", " B", " C"] and "B. The Godfather (1972) [858]" in prefix

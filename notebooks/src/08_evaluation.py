@@ -58,7 +58,7 @@ from recnb.scores.registry import Resources, all_rankers
 if TINY:  # the suite's quick run (parameters are injected above this cell)
     N_USERS, SLOW_USERS, SLOW_BUDGET_S, BUDGET_S, SKIP_TAGS = 50, 1, 8, 10, ("generative",)
     FULL_RANKING_USERS, FULL_RANKING_BUDGET_S = 10, 20
-    POSITION_USERS, POSITION_PERMUTATIONS, POSITION_BUDGET_S, ML1M_USERS = 2, 2, 20, 50
+    POSITION_USERS, POSITION_PERMUTATIONS, POSITION_BUDGET_S, ML1M_USERS = 1, 2, 20, 50
 
 RESULTS = Path("results")
 SUFFIX = "-tiny" if TINY else ""

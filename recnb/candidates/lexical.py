@@ -1,8 +1,9 @@
 """BM25 over item texts (bm25s), with the same filters and id addressing as the FAISS index.
 
-Tokens are lower-cased words minus English stop words, stemmed with PyStemmer when it is
-installed (so "comedies" matches "comedy"); without it, words are matched as written and
-``stemmer`` says so.
+Tokens are lower-cased words minus English stop words (scikit-learn's list of 318: bm25s's
+own short list keeps words such as "about", which then match titles like "About Last
+Night"), stemmed with PyStemmer when it is installed (so "comedies" matches "comedy");
+without it, words are matched as written and ``stemmer`` says so.
 """
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ class BM25Index:
         stem = _stemmer(stem_language)
         self.stemmer = "PyStemmer/" + stem_language if stem else None
         self.stats: Counter = Counter()
-        self.tokenizer = Tokenizer(stopwords="en", stemmer=stem)
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        self.tokenizer = Tokenizer(stopwords=sorted(ENGLISH_STOP_WORDS), stemmer=stem)
         ids = self.tokenizer.tokenize([str(t) for t in texts], update_vocab=True, return_as="ids", show_progress=False)
         self.bm25 = bm25s.BM25(k1=k1, b=b)
         self.bm25.index((ids, self.tokenizer.get_vocab_dict()), show_progress=False)

@@ -228,3 +228,30 @@ def test_ranker_scores_equal_direct_question_scores(llm, dataset, split):
         direct.append(tuned.answer_margin([TuningExample(user, c, 1, prefix, cont, "Yes")])[0])
     np.testing.assert_allclose(got, direct, atol=1e-3)
     assert ranker.describe()["tuned"] is True
+
+
+# ---- the measurement (tiny random model, so it runs in seconds) -------------------------------------
+def test_compare_tuning_table_auc_and_json(tiny_llm, dataset, monkeypatch, tmp_path):
+    import json
+
+    from recnb.tuning.measure import compare_tuning
+
+    monkeypatch.setenv("RECNB_CACHE", str(tmp_path))  # adapters and candidate files go to a scratch cache
+    res = compare_tuning(dataset, tiny_llm, sizes=(2,), n_users=3, shots=1, baselines=("popularity", "no-such-ranker"),
+                         progress=False, log=None)
+    table = res.table()
+    assert list(table["model"]) == ["zero-shot", "few-shot", "lora-2", "popularity", "no-such-ranker", "random (analytic)"]
+    ran = table[table["model"].isin(["zero-shot", "few-shot", "lora-2", "popularity"])]
+    assert (ran["users"] == 3).all() and ran["AUC"].between(0, 1).all()
+    assert "is registered" in table.set_index("model").loc["no-such-ranker", "note"]
+    assert res.trained_now["lora-2"] and res.reports["lora-2"].n_examples == 2
+    # With one positive among n candidates and no ties, per-user AUC = (n - rank) / (n - 1) from the harness's rank.
+    per_user = res.auc["zero-shot"]
+    z = res.leaderboard.run("zero-shot").per_user.set_index("user_id")
+    np.testing.assert_allclose(per_user.loc[z.index], (z["n_candidates"] - z["rank"]) / (z["n_candidates"] - 1), atol=1e-9)
+    d = res.to_dict()
+    json.dumps(d)  # JSON-ready for benchmarks/results.json
+    assert [r["model"] for r in d["auc_vs_zero_shot"]] == ["lora-2", "few-shot"]
+    again = compare_tuning(dataset, tiny_llm, sizes=(2,), n_users=3, shots=0, baselines=(), progress=False, log=None)
+    assert not again.trained_now["lora-2"]  # the adapter came back from the cache
+    np.testing.assert_allclose(again.auc["lora-2"], res.auc["lora-2"], atol=1e-9)

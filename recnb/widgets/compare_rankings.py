@@ -140,7 +140,8 @@ def _ids(column: dict) -> list:
 
 def _cross_reference(columns: list[dict]) -> None:
     """Each card gets ``elsewhere``: {other column: its rank there, or None if not in its top-k}."""
-    ranks = {c["name"]: {it["item_id"]: it["rank"] for it in c["items"]} for c in columns}
+    # a column that failed has no ranks to report: leave it out rather than show "not in its top-k"
+    ranks = {c["name"]: {it["item_id"]: it["rank"] for it in c["items"]} for c in columns if not c["error"]}
     for c in columns:
         for it in c["items"]:
             it["elsewhere"] = {o: ranks[o].get(it["item_id"]) for o in ranks if o != c["name"]}

@@ -77,6 +77,7 @@ def test_a_failing_ranker_shows_its_error_and_others_still_run():
     bad = w.columns[1]
     assert bad["items"] == [] and bad["error"] == "RuntimeError: model not loaded"
     assert w.errors == {"broken": 1} and "failed: broken" in w.status
+    assert w.columns[0]["items"][0]["elsewhere"] == {}  # a failed column is not "—" (not in its top-k)
 
 
 def test_empty_request_is_not_run():

@@ -11,13 +11,21 @@ users), ``protocols`` (stored, checksummed sampled candidates; full ranking), ``
 ``position_lab`` (position bias of order-dependent rankers), ``llmrank`` (cited ML-1M numbers),
 ``synthetic`` (the known-answer catalog of the shared ranker contract).
 """
-from recnb.evaluation.bootstrap import bootstrap_ci, paired_difference_ci
-from recnb.evaluation.leaderboard import Leaderboard, RankerRun, evaluate, run_leaderboard
-from recnb.evaluation.metrics import random_baseline, random_expectation, random_ndcg_at, relevant_ranks, user_metrics
-from recnb.evaluation.protocols import CandidateFileError, EvalCase, FullProtocol, SampledProtocol
+# Imported lazily: `recnb.evaluation.synthetic` (the contract catalog) must not pull scipy.stats in.
+_LAZY = {
+    "bootstrap_ci": "bootstrap", "paired_difference_ci": "bootstrap",
+    "Leaderboard": "leaderboard", "RankerRun": "leaderboard", "evaluate": "leaderboard", "run_leaderboard": "leaderboard",
+    "random_baseline": "metrics", "random_expectation": "metrics", "random_ndcg_at": "metrics",
+    "relevant_ranks": "metrics", "user_metrics": "metrics",
+    "CandidateFileError": "protocols", "EvalCase": "protocols", "FullProtocol": "protocols", "SampledProtocol": "protocols",
+}
 
-__all__ = [
-    "bootstrap_ci", "paired_difference_ci", "Leaderboard", "RankerRun", "evaluate", "run_leaderboard",
-    "random_baseline", "random_expectation", "random_ndcg_at", "relevant_ranks", "user_metrics",
-    "CandidateFileError", "EvalCase", "FullProtocol", "SampledProtocol",
-]
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"recnb.evaluation.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'recnb.evaluation' has no attribute {name!r}")

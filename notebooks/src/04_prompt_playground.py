@@ -27,6 +27,7 @@ N_USERS = 40  # users in the zero-shot vs few-shot comparison
 N_NEGATIVES = 19  # random unseen movies beside each user's held-out movie (LLMRank: 19)
 SHOTS = 3  # k for the few-shot settings
 RANKERS = ("llm-title", "llm-pointwise")
+MAX_HISTORY = 20  # most recent movies in each prompt (the prompt notes how many earlier ones were left out)
 SEED = 0
 
 # %%
@@ -50,7 +51,7 @@ from recnb.text.prompts import Catalog, get_template, make_demos, render, templa
 from recnb.widgets.prompt_playground import PromptPlayground
 
 if TINY:
-    N_USERS, N_NEGATIVES, RANKERS = 3, 5, ("llm-title",)
+    N_USERS, N_NEGATIVES, RANKERS, MAX_HISTORY = 2, 5, ("llm-title",), 10
 RESULTS = Path("results")
 RESULTS.mkdir(exist_ok=True)
 t_start = time.perf_counter()
@@ -81,7 +82,7 @@ query = protocol.query(case)
 for name, shots in (("zero-shot", 0), ("few-shot", SHOTS)):
     tpl = get_template(name, "pointwise", shots=shots)
     demos, notes = make_demos(query, catalog, tpl.shots, "self")
-    rp = render(tpl, llm, query, catalog, item=catalog[int(case.candidates[0])], demos=demos, max_history=20)
+    rp = render(tpl, llm, query, catalog, item=catalog[int(case.candidates[0])], demos=demos, max_history=MAX_HISTORY)
     print(f"===== {name} (k={shots}): {rp.n_tokens} tokens, history {rp.n_history_shown} of {rp.n_history} shown")
     print(rp.user_text)
     for note in rp.notes + notes:
@@ -104,13 +105,13 @@ display(pd.DataFrame([{"kind": kind, "name": n, "description": v.get("descriptio
 # (placeholders in braces are filled in; an unknown one is reported, not ignored), press **Run both**.
 
 # %%
-play_users = [c.user_id for c in cases[: min(5, len(cases))]]
+play_users = [c.user_id for c in cases[: min(5, len(cases))]]  # the first few users of the protocol
 playground = PromptPlayground(
     llm, ds.items, {u: protocol.query(protocol.case(u)) for u in play_users},
     {u: [int(c) for c in protocol.case(u).candidates] for u in play_users},
     targets={u: int(protocol.case(u).target) for u in play_users}, train=protocol.train,
     settings=[{"template": "zero-shot", "ranker": "llm-title", "shots": 0},
-              {"template": "few-shot", "ranker": "llm-title", "shots": SHOTS}],
+              {"template": "few-shot", "ranker": "llm-title", "shots": SHOTS}], max_history=MAX_HISTORY,
 )
 first = playground.run()  # one run now, so the outputs below are not empty
 for side, r in zip("AB", first):
@@ -135,7 +136,7 @@ rows, per_user = [], {}
 for ranker_name in RANKERS:
     for template, shots, source in SETTINGS:
         ranker = CLASSES[ranker_name](llm, template=get_template(template, CLASSES[ranker_name].task, shots=shots,
-                                                                 demo_source=source), max_history=20)
+                                                                 demo_source=source), max_history=MAX_HISTORY)
         label = f"{ranker_name} · {template}" + (f" k={shots} ({source})" if shots else "")
         run = evaluate(ranker, protocol, n_users=N_USERS, name=label)
         m = run.metrics()[["ndcg@10", "mrr", "hit@1"]]
@@ -154,8 +155,9 @@ table.loc[len(table)] = {"setting": "random order (analytic expectation)", "ndcg
 display(table.round(4))
 
 # %%
-fig = px.bar(table.dropna(subset=["ndcg@10 low"]), x="ndcg@10", y="setting", orientation="h",
-             error_x=table["ndcg@10 high"] - table["ndcg@10"], error_x_minus=table["ndcg@10"] - table["ndcg@10 low"],
+bars = table.dropna(subset=["ndcg@10 low"])
+fig = px.bar(bars, x="ndcg@10", y="setting", orientation="h",
+             error_x=bars["ndcg@10 high"] - bars["ndcg@10"], error_x_minus=bars["ndcg@10"] - bars["ndcg@10 low"],
              title=f"NDCG@10 over {N_USERS} users (95% bootstrap CI); dashed line: random order")
 fig.add_vline(x=rand["ndcg@10"], line_dash="dash")
 fig.update_layout(height=120 + 40 * len(table), margin=dict(l=10, r=10, t=40, b=10), yaxis_title="")

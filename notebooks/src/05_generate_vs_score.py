@@ -29,6 +29,7 @@ N_USERS = 20  # users in the ranking comparison (generation costs seconds per us
 N_NEGATIVES = 19  # random unseen movies beside the held-out one (LLMRank: 19)
 RATING_USERS = 40  # users whose held-out rating is predicted
 EXPLAIN_USERS = 4  # users who get an explanation for their top recommendation
+MAX_HISTORY = 20  # most recent movies in each prompt (the prompt notes how many earlier ones were left out)
 SEED = 0
 
 # %%
@@ -58,7 +59,7 @@ from recnb.scores.llm_title import LLMTitleRanker
 from recnb.text.profile import profile_for_user
 
 if TINY:
-    N_USERS, N_NEGATIVES, RATING_USERS, EXPLAIN_USERS = 2, 5, 3, 1
+    N_USERS, N_NEGATIVES, RATING_USERS, EXPLAIN_USERS, MAX_HISTORY = 2, 5, 3, 1, 10
 RESULTS = Path("results")
 RESULTS.mkdir(exist_ok=True)
 pd.set_option("display.width", 200)
@@ -78,12 +79,12 @@ print(f"{len(cases)} users, {N_NEGATIVES + 1} candidates each (the held-out movi
 
 # %%
 rankers = {
-    "llm-listwise-generate": LLMListwiseGenerateRanker(llm, max_history=20),
-    "llm-constrained": LLMConstrainedRanker(llm, max_history=20),
-    "llm-listwise-labels": LLMListwiseLabelRanker(llm, max_history=20),
-    "llm-permuted": PermutedRanker(LLMListwiseLabelRanker(llm, max_history=20), n_permutations=4),
-    "llm-pointwise": LLMPointwiseRanker(llm, max_history=20),
-    "llm-title": LLMTitleRanker(llm, max_history=20),
+    "llm-listwise-generate": LLMListwiseGenerateRanker(llm, max_history=MAX_HISTORY),
+    "llm-constrained": LLMConstrainedRanker(llm, max_history=MAX_HISTORY),
+    "llm-listwise-labels": LLMListwiseLabelRanker(llm, max_history=MAX_HISTORY),
+    "llm-permuted": PermutedRanker(LLMListwiseLabelRanker(llm, max_history=MAX_HISTORY), n_permutations=4),
+    "llm-pointwise": LLMPointwiseRanker(llm, max_history=MAX_HISTORY),
+    "llm-title": LLMTitleRanker(llm, max_history=MAX_HISTORY),
 }
 for r in rankers.values():
     r.fit(protocol.train, ds.items)
@@ -187,7 +188,7 @@ pairs = split.test[split.test.user_id.isin(rating_users)][["user_id", "item_id",
 profiles = {u: profile_for_user(split, ds.items, u) for u in rating_users}
 reports = {}
 for method in ("expected", "generate"):
-    pred = LLMRatingRanker(llm, method=method, max_history=20).fit(split.train, ds.items)
+    pred = LLMRatingRanker(llm, method=method, max_history=MAX_HISTORY).fit(split.train, ds.items)
     reports[method] = rating_rmse(pred, pairs, split.train, profiles)
     if method == "generate" and pred.fallbacks:
         print(f"generate: {len(pred.fallbacks)} unparseable answers, e.g. {pred.fallbacks[0][2]!r}")

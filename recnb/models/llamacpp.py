@@ -104,7 +104,8 @@ class LlamaCppLLM(LLM):
         t0 = time.perf_counter()
         self.model.reset()
         self.model.eval(ids)
-        logits = np.asarray(self.model.scores[len(ids) - 1], dtype=np.float64)
+        # Without logits_all (n_ctx x vocab floats), llama.cpp keeps only the last position's logits: all we need.
+        logits = np.ctypeslib.as_array(self.model._ctx.get_logits(), shape=(self.model.n_vocab(),)).astype(np.float64)
         m = logits.max()
         logp = logits - (m + np.log(np.exp(logits - m).sum()))
         self.stats["score_calls"] += 1

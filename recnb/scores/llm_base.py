@@ -7,7 +7,8 @@ the prompt, notes on what was cut, raw output, parse errors, seconds and cache h
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections import OrderedDict
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,11 +18,14 @@ from recnb.text.prompts import Catalog, PromptTemplate, RenderedPrompt, SimilarU
 
 
 class LLMRanker(Ranker):
+    """Base of the LLM rankers. max_history: the most recent items shown (20 keeps a CPU prompt short;
+    the prompt says how many earlier ones were left out). None shows all that fit the context window."""
+
     task = "pointwise"
     uses = ("history", "text")
 
     def __init__(self, llm, template: str | PromptTemplate = "zero-shot", shots: int | None = None,
-                 demo_source: str = "self", max_history: int | None = 50):
+                 demo_source: str = "self", max_history: int | None = 20):
         super().__init__()
         self.llm = llm
         if isinstance(template, PromptTemplate):
@@ -30,6 +34,21 @@ class LLMRanker(Ranker):
             self.prompt = get_template(template, self.task, shots=shots, demo_source=demo_source)
         self.max_history = max_history
         self.last: dict = {}
+        self._memo: OrderedDict = OrderedDict()
+
+    def memo(self, key, compute: Callable, size: int = 64):
+        """Greedy decoding is deterministic: the same prompt gets the same answer, so keep recent ones.
+
+        Hits are counted (``stats["generation_cache_hits"]``) so a run's cost is never misread.
+        """
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            self.stats["generation_cache_hits"] += 1
+            return self._memo[key]
+        value = self._memo[key] = compute()
+        while len(self._memo) > size:
+            self._memo.popitem(last=False)
+        return value
 
     def fit(self, train: pd.DataFrame | None, items: pd.DataFrame) -> "LLMRanker":
         super().fit(train, items)

@@ -3,7 +3,8 @@
 Same prompt as ``llm-listwise-generate``, but decoding goes through a prefix trie over the
 candidates' titles (``recnb.models.constrained``): every line is a candidate, none repeats, all
 are written. Parse errors and hallucinations are impossible by construction; what remains is
-whether the order means anything.
+whether the order means anything. Repeated prompts are answered from a small cache (greedy
+decoding is deterministic), counted as ``generation_cache_hits``.
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ class LLMConstrainedRanker(LLMRanker):
         reserve = sum(self.llm.count_tokens(t) + 1 for t in titles) + 2
         rp = self.render(query, candidates=cands, reserve_tokens=reserve)
         self._begin(rp)
-        order, text = constrained_titles(self.llm, rp.text, titles, n_titles=self.n_titles)
+        order, text = self.memo((rp.text, tuple(titles), self.n_titles),
+                                lambda: constrained_titles(self.llm, rp.text, titles, n_titles=self.n_titles))
         expected = len(cands) if self.n_titles is None else min(self.n_titles, len(cands))
         self.stats["missing"] += expected - len(order)
         self._end(output=text, missing=[cands[i] for i in range(len(cands)) if i not in set(order)])

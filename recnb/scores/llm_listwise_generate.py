@@ -9,8 +9,6 @@ repeated prompts are answered from a small cache (counted as ``generation_cache_
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import numpy as np
 
 from recnb.ranking.grounding import TitleMatcher, ground, order_scores
@@ -24,30 +22,15 @@ class LLMListwiseGenerateRanker(LLMRanker):
     task = "generate"
     order_invariant = False
 
-    def __init__(self, llm, template="zero-shot", threshold: float = 85.0, max_new_tokens: int | None = None,
-                 cache_size: int = 64, **kw):
+    def __init__(self, llm, template="zero-shot", threshold: float = 85.0, max_new_tokens: int | None = None, **kw):
         super().__init__(llm, template, **kw)
         self.threshold = threshold
         self.max_new_tokens = max_new_tokens
-        self._cache: OrderedDict = OrderedDict()
-        self._cache_size = cache_size
 
     def fit(self, train, items):
         super().fit(train, items)
         self._catalog_matcher = TitleMatcher(self.catalog.text, self.threshold)
         return self
-
-    def _generate(self, prompt: str, max_new_tokens: int) -> str:
-        key = (prompt, max_new_tokens)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            self.stats["generation_cache_hits"] += 1
-            return self._cache[key]
-        text = self.llm.generate(prompt, max_new_tokens=max_new_tokens)
-        self._cache[key] = text
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return text
 
     def _score(self, query: Query, candidates: np.ndarray) -> np.ndarray:
         cands = candidates.tolist()
@@ -55,7 +38,7 @@ class LLMListwiseGenerateRanker(LLMRanker):
         budget = self.max_new_tokens or min(512, sum(self.llm.count_tokens(t) + 2 for t in titles) + 8)
         rp = self.render(query, candidates=cands, reserve_tokens=budget)
         self._begin(rp)
-        text = self._generate(rp.text, budget)
+        text = self.memo((rp.text, budget), lambda: self.llm.generate(rp.text, max_new_tokens=budget))
         g = ground(text, cands, self.catalog.text, threshold=self.threshold, catalog_matcher=self._catalog_matcher)
         counts = g.counts()
         for key in ("invalid_titles", "outside_candidates", "duplicates", "missing"):

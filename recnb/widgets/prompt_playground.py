@@ -58,7 +58,8 @@ class PromptPlayground(KitWidget):
 
     llm: any kit LLM backend. items: the catalog. queries: {user id: Query}. candidates: {user id:
     list of item ids}. targets: optional {user id: item id} held out for that user, marked in results.
-    train: training ratings (few-shot demos from similar users need them).
+    train: training ratings (few-shot demos from similar users need them). max_history: the most
+    recent history items in each prompt (the prompt notes what was left out).
     """
 
     _asset_name = "prompt_playground"
@@ -74,7 +75,8 @@ class PromptPlayground(KitWidget):
     candidates_view = traitlets.List(traitlets.Dict()).tag(sync=True)
 
     def __init__(self, llm, items: pd.DataFrame, queries: Mapping, candidates: Mapping, targets: Mapping | None = None,
-                 train: pd.DataFrame | None = None, settings: Sequence[Mapping] = DEFAULT_SETTINGS, **kwargs):
+                 train: pd.DataFrame | None = None, settings: Sequence[Mapping] = DEFAULT_SETTINGS,
+                 max_history: int | None = 20, **kwargs):
         from recnb.text.prompts import Catalog, template_names
 
         if not queries:
@@ -85,6 +87,7 @@ class PromptPlayground(KitWidget):
         self.llm, self.items, self.train = llm, items, train
         self.queries, self.candidates = dict(queries), {u: list(c) for u, c in candidates.items()}
         self.targets = dict(targets or {})
+        self.max_history = max_history
         self.catalog = Catalog(items)
         self._rankers: dict = {}
         self.history: list = []  # every run: (user, settings, result) so nothing shown is lost
@@ -171,9 +174,9 @@ class PromptPlayground(KitWidget):
             if name == "llm-permuted":
                 from recnb.scores.llm_listwise_labels import LLMListwiseLabelRanker
 
-                ranker = klass(LLMListwiseLabelRanker(self.llm))
+                ranker = klass(LLMListwiseLabelRanker(self.llm, max_history=self.max_history))
             else:
-                ranker = klass(self.llm)
+                ranker = klass(self.llm, max_history=self.max_history)
             self._rankers[name] = ranker.fit(self.train, self.items)
         return self._rankers[name]
 

@@ -65,7 +65,7 @@ print(catalog.passage(6))
 # "Title (Year)" is grounded to the catalog (fuzzy title match), then validated.
 
 # %%
-rag = RAGRecommender(catalog, llm, k=K, n=2, max_new_tokens=60 if TINY else 80)
+rag = RAGRecommender(catalog, llm, k=K, n=2, max_new_tokens=48 if TINY else 80)
 request = "a tense crime thriller about a heist"
 answer = rag.answer(request)
 print("retrieved:", [catalog.title(i) for i in answer.retrieved])
@@ -139,7 +139,7 @@ print(prepare_passage(431, poisoned, Defences())[0])
 # %%
 inj_requests = FIXED_REQUESTS[:1] if TINY else FIXED_REQUESTS[:6]
 configs = {k: DEFENCE_CONFIGS[k] for k in (("none", "all") if TINY else DEFENCE_CONFIGS)}
-trials, summary = run_injection_eval(catalog, llm, inj_requests, configs, styles=("plain",), mode="score", k=K)
+trials, summary = run_injection_eval(catalog, llm, inj_requests, configs, styles=("plain",), mode="score", k=3 if TINY else K)
 summary
 
 # %% [markdown]
@@ -174,10 +174,12 @@ tool_rows = []
 for req, expected in (TOOL_REQUESTS[:2] if TINY else TOOL_REQUESTS):
     out = call_with_model(llm, box, req, max_attempts=2, fallback=lambda r: rule_tool_call(r, lex))
     tool_rows.append({"request": req, "expected": expected, "model_valid": out.protocol_ok,
+                      "model_right_tool": out.protocol_ok and out.result.tool == expected,
                       "used": out.result.tool if out.result is not None else None, "fallback": out.fallback,
                       "first_reply": out.attempts[0][0][:80], "first_error": out.attempts[0][1].code})
 tools = pd.DataFrame(tool_rows)
-print(f"valid calls from the model: {tools.model_valid.mean():.0%}; rule fallbacks: {tools.fallback.mean():.0%}")
+print(f"valid calls from the model: {tools.model_valid.mean():.0%} (the right tool: {tools.model_right_tool.mean():.0%}); "
+      f"rule fallbacks: {tools.fallback.mean():.0%}")
 tools
 
 # %% [markdown]
@@ -188,7 +190,8 @@ record = {
     "tiny": TINY, "catalog_items": len(catalog), "requests": N_REQUESTS,
     "hallucination": table.round(4).to_dict("records"),
     "injection": summary.round(4).to_dict("records"),
-    "tools": {"valid_rate": float(tools.model_valid.mean()), "fallback_rate": float(tools.fallback.mean())},
+    "tools": {"valid_rate": float(tools.model_valid.mean()), "right_tool_rate": float(tools.model_right_tool.mean()),
+              "fallback_rate": float(tools.fallback.mean())},
     "rag_stats": dict(rag.stats), "seconds": round(time.perf_counter() - t0, 1),
 }
 print(json.dumps({k: v for k, v in record.items() if k not in ("hallucination", "injection")}, indent=1))

@@ -111,7 +111,7 @@ print(chat.belief_text)
 
 # %%
 llm = recnb.load_llm("smollm2-135m")
-examples = INTENT_EXAMPLES[::4] if TINY else INTENT_EXAMPLES
+examples = INTENT_EXAMPLES[::9] if TINY else INTENT_EXAMPLES
 reads = {p: evaluate_intents(catalog, p, None if p == "rules" else llm, examples, lexicon=lex)
          for p in ("rules", "llm-choice", "llm-json")}
 summary = pd.DataFrame([{"policy": p, "examples": len(df), "accuracy": df.correct.mean(),
@@ -127,7 +127,7 @@ reads["llm-json"][["text", "label", "predicted", "fallback", "llm_output"]].head
 # The same dialogue under each policy on this machine's CPU.
 
 # %%
-dialogue = ["a crime movie from the 1970s", "who directed the first one?", "something lighter"]
+dialogue = ["a crime movie from the 1970s", "something lighter"] + ([] if TINY else ["who directed the first one?"])
 lat = []
 for policy in ("rules", "llm-choice", "llm-json"):
     c = ConversationalRecommender(catalog, None if policy == "rules" else llm, policy=policy, lexicon=lex, k=K)

@@ -51,6 +51,8 @@ COUNTRY_ADJ = {
 _NAME = r"[A-Z][a-zA-Z.'-]+(?:\s+(?:de|van|von|del|da|le|la)?\s*[A-Z][a-zA-Z.'-]+){1,3}"
 _CITATION = re.compile(r"\[(?:id\s*[:=#]?\s*)?([A-Za-z0-9_-]{1,20})\]", re.IGNORECASE)
 _TITLE_YEAR = re.compile(r"([\"“*]*)([A-Z0-9][^()\[\]\n\"“”*:;]{0,80}?)[\"”*]*\s*\(((?:19|20)\d\d)\)")
+#: a list line naming a title without a year: "1. Heat - ...", "Title: The Last Hope", "- Fargo: ..."
+_LIST_TITLE = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|[-*•]|(?:Movie\s+)?Title:)\s*(?:\*\*)?([A-Z0-9][^\n:()\[\]]{1,80}?)(?:\*\*)?\s*(?=$|\s[-–—]\s|:|\(|\[)")
 _NUMBERING = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s*")
 _LEAD_IN = re.compile(r"^(?:\d{1,2}[.)]\s*|[-*•]\s*|(?:I\s+)?(?:would\s+)?recommend(?:ation)?s?:?\s*|try\s+)+", re.IGNORECASE)
 _STOP_LEAD = {"The", "This", "It", "A", "An", "I", "You", "If", "Its", "He", "She", "They", "We", "My", "Your",
@@ -127,6 +129,16 @@ def find_mentions(text: str, catalog, among=None) -> list[Mention]:
         if item is None:
             item, _ = catalog.ground_title(shown)
         out.append(Mention(shown, item, "title", m.start(2) + raw.find(title)))
+    covered = [(m.start, m.start + len(m.text)) for m in out]
+    for m in _LIST_TITLE.finditer(text):
+        title = m.group(1).strip(" *\"“”'")
+        start = m.start(1)
+        if not title or len(title.split()) > 10 or any(a <= start < b or start <= a < start + len(title) for a, b in covered):
+            continue
+        item = catalog.ground_title(title, among=list(among))[0] if among is not None else None
+        if item is None:
+            item, _ = catalog.ground_title(title)
+        out.append(Mention(title, item, "title", start))
     out.sort(key=lambda x: x.start)
     # the same span found as both citation and title keeps the citation
     return out
@@ -192,6 +204,17 @@ def _has(values, want: str) -> bool:
     return any(w == v.lower() or (len(w) > 3 and w in v.lower()) for v in values)
 
 
+def passage_people(passage: str, role: str) -> list[str]:
+    """Names a passage gives in ``role`` ("director" or "cast"): its field line and its description's phrasing."""
+    names = []
+    for m in re.finditer(rf"^{role}:\s*(.+)$", passage, re.MULTILINE):
+        names += [n.strip() for n in m.group(1).split(",") if n.strip()]
+    phrase = r"directed by ([^.,;]+(?: and [^.,;]+)?)" if role == "director" else r"starring ([^.;]+)"
+    for m in re.finditer(phrase, passage):
+        names += [n.strip() for n in re.split(r",\s*|\s+and\s+", m.group(1)) if n.strip()]
+    return names
+
+
 def check_claim(kind: str, value: str, record: dict, passage: str) -> tuple[bool, str]:
     """(supported, reason) for one claim against one item's record and retrieved passage."""
     text = passage.lower()
@@ -208,11 +231,12 @@ def check_claim(kind: str, value: str, record: dict, passage: str) -> tuple[bool
         rt = record.get("runtime")
         ok = rt is not None and not pd.isna(rt) and abs(int(value) - int(rt)) <= 5
         return ok, "" if ok else f"the item's runtime is {rt}"
-    if kind == "director":
-        ok = _has(values_of(record.get("director")), value) or value.lower() in text
-        return ok, "" if ok else f"directed by {record.get('director') or 'unknown'}"
-    if kind == "cast":
-        ok = _has(values_of(record.get("cast")), value) or value.lower() in text
+    if kind in ("director", "cast"):
+        # The name must be in that role in the retrieved text, not just anywhere in it: a director
+        # named as a star is a misattribution.
+        ok = _has(passage_people(passage, kind), value)
+        if kind == "director":
+            return ok, "" if ok else f"the retrieved text says directed by {record.get('director') or 'unknown'}"
         return ok, "" if ok else "not in the retrieved cast"
     if kind == "genre":
         genres = {g.lower() for c in ("genres", "wd_genres") for g in values_of(record.get(c))}

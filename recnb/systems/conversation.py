@@ -225,7 +225,7 @@ class ConversationalRecommender:
         for b in beliefs:
             removed = self.belief.add(b)
             turn.added.append(b.text)
-            turn.removed += [r.text for r in removed if r.text.lower() != b.text.lower()]
+            turn.removed += [f"{r.kind}: {r.text}" for r in removed if (r.kind, r.text.lower()) != (b.kind, b.text.lower())]
 
     def _on_recommend(self, parse, turn: Turn):
         self._apply(parse.beliefs, turn)

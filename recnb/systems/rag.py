@@ -220,8 +220,12 @@ def _ratio_ci(num: np.ndarray, den: np.ndarray, seed: int = 0, n_resamples: int 
         with np.errstate(invalid="ignore", divide="ignore"):
             return n.sum(axis) / d.sum(axis)
 
-    res = stats.bootstrap((num, den), ratio, paired=True, vectorized=True, n_resamples=n_resamples,
-                          method="percentile", random_state=np.random.default_rng(seed))
+    import warnings
+
+    with warnings.catch_warnings():  # resamples with no claims give NaN ratios: the CI says so
+        warnings.simplefilter("ignore")
+        res = stats.bootstrap((num, den), ratio, paired=True, vectorized=True, n_resamples=n_resamples,
+                              method="percentile", random_state=np.random.default_rng(seed))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 

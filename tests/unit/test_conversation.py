@@ -94,7 +94,7 @@ def test_lighter_removes_dark_genres_of_the_criticised_item(cr, catalog):
     dark = set(catalog.record(cr.shown[0])["genres"].split("|")) & {"Thriller", "Crime", "Horror"}
     t = cr.turn("something lighter")
     assert dark and all(not dark & set(catalog.record(i)["genres"].split("|")) for i in t.items)
-    assert "Thriller films" in t.removed or any(b.kind == "dislike" and b.text == "Thriller films" for b in cr.belief)
+    assert "like: Thriller films" in t.removed and any(b.kind == "dislike" and b.text == "Thriller films" for b in cr.belief)
 
 
 def test_questions_are_answered_from_facts(cr, catalog):

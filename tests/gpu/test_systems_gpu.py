@@ -1,0 +1,67 @@
+"""GPU check for the multi-module systems: the conversation and RAG with the bundled model on CUDA.
+
+Measures latency per turn by policy on the GPU (the same six-turn dialogue the CPU benchmark
+uses) and one RAG answer in each mode, asserts the turns complete with fallbacks counted, and
+records the numbers as the ``systems_gpu`` section of benchmarks/results.json.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def gpu_llm(cuda):
+    import recnb
+
+    llm = recnb.load_llm("smollm2-135m", device="cuda")
+    yield llm
+    llm.unload()
+
+
+@pytest.fixture(scope="module")
+def catalog(dataset):
+    from recnb.systems.catalog import ItemCatalog
+
+    items = dataset.items
+    return ItemCatalog(items[(items.index < 1500) | items.item_id.isin([6, 858, 1221, 431])])
+
+
+def test_conversation_and_rag_on_cuda(gpu_llm, catalog):
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.bench_systems import DIALOGUE
+    from benchmarks.run import record
+
+    from recnb.systems.conversation import ConversationalRecommender
+    from recnb.systems.nlu import Lexicon
+    from recnb.systems.rag import RAGRecommender
+
+    import torch
+
+    lex = Lexicon(catalog)
+    rows = []
+    for policy in ("rules", "llm-choice", "llm-json"):
+        cr = ConversationalRecommender(catalog, None if policy == "rules" else gpu_llm, policy=policy, lexicon=lex)
+        cr.turn("hello")  # warm-up (CUDA kernels, tokenizer)
+        cr.reset()
+        turns = [cr.turn(m) for m in DIALOGUE]
+        assert all(t.action in ("elicit", "recommend", "answer", "explain", "close") for t in turns)
+        assert cr.stats.get("fallback", 0) == sum(t.fallback is not None for t in turns)
+        secs = [t.seconds for t in turns]
+        rows.append({"backend": f"transformers CUDA bf16 ({torch.cuda.get_device_name(0)}), SmolLM2-135M", "policy": policy,
+                     "mean_s_per_turn": round(statistics.mean(secs), 4), "max_s_per_turn": round(max(secs), 4),
+                     "fallbacks": int(cr.stats.get("fallback", 0))})
+    rag_rows = []
+    for mode in ("generate", "score"):
+        rag = RAGRecommender(catalog, gpu_llm, k=5, n=2, mode=mode)
+        rag.answer("a crime film with Al Pacino")  # warm-up
+        a = rag.answer("a tense crime thriller about a heist")
+        assert set(a.recommended) <= set(a.retrieved) and a.recommended
+        rag_rows.append({"mode": mode, "seconds": round(a.seconds, 4), "fallback": a.fallback,
+                         "unsupported_claims": len(a.report.unsupported), "claims": len(a.report.claims)})
+    record("systems_gpu", {"latency_per_turn": rows, "rag_answer": rag_rows})

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: keep in step with the parameters cell (and its TINY overrides) of notebooks/src/08_evaluation.py
 PLANS = {
     "tiny": dict(n_users=50, slow_users=1, slow_budget_s=8.0, budget_s=10.0, full_ranking_users=10, full_ranking_budget_s=20.0,
-                 skip_tags=("generative",)),
+                 skip_tags=("llm",)),
     "full": dict(n_users=200, slow_users=200, slow_budget_s=300.0, budget_s=None, full_ranking_users=200, full_ranking_budget_s=300.0,
                  skip_tags=()),
 }

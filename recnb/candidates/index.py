@@ -170,8 +170,13 @@ class VectorIndex:
         return self.item_ids[pos[top]], scores[top].astype(np.float32)
 
 
-def recall_at_k(approx: VectorIndex, exact: VectorIndex, queries: np.ndarray, k: int = 10) -> float:
-    """Mean share of the exact top-k that the approximate index also returns (1.0 = same sets)."""
+def recall_at_k(approx: VectorIndex, exact: VectorIndex | None, queries: np.ndarray, k: int = 10,
+                truth: np.ndarray | None = None) -> float:
+    """Mean share of the exact top-k that the approximate index also returns (1.0 = same sets).
+
+    ``truth``: the exact top-k ids per query, when already computed (exact search over a large
+    index is the expensive part of a parameter sweep); otherwise ``exact`` is searched.
+    """
     got, _ = approx.search_many(queries, k)
-    want, _ = exact.search_many(queries, k)
+    want = truth if truth is not None else exact.search_many(queries, k)[0]
     return float(np.mean([len(set(g[g >= 0].tolist()) & set(w.tolist())) / len(w) for g, w in zip(got, want)]))

@@ -154,7 +154,11 @@ class ItemCatalog:
 
     # -- what-if copies (used to plant an injection in one item's text) ------------------------
     def with_description(self, item_id, text: str) -> "ItemCatalog":
-        """A copy sharing everything but one item's description (the original is untouched)."""
+        """A copy sharing everything but one item's description (the original is untouched).
+
+        Passages, facts and claim checks see the new text; search keeps the original vectors, so
+        an injection trial shows the same retrieved items with and without the planted text.
+        """
         other = object.__new__(ItemCatalog)
         other.__dict__.update(self.__dict__)
         other._overrides = {**self._overrides, self.resolve(item_id): {self.text_column: text}}

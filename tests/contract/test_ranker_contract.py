@@ -6,6 +6,7 @@ recnb/evaluation/synthetic.py). A ranker joins by registering itself in recnb.sc
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from recnb.evaluation.synthetic import auc, make_catalog
@@ -29,7 +30,11 @@ def resources(request):
 def fitted(request, catalog, resources):
     spec = SPECS[request.param]
     ranker = spec.factory(resources)
-    assert ranker.fit(catalog.train, catalog.items) is ranker, "fit() must return the ranker"
+    train, items = catalog.train.copy(), catalog.items.copy()
+    assert ranker.fit(train, items) is ranker, "fit() must return the ranker"
+    # fit must not edit the caller's frames (the leaderboard fits every ranker on the same ones)
+    pd.testing.assert_frame_equal(train, catalog.train)
+    pd.testing.assert_frame_equal(items, catalog.items)
     return spec, ranker
 
 
@@ -43,6 +48,21 @@ def test_scores_shape_order_and_finiteness(fitted, catalog):
         perm = list(reversed(case.candidates))
         again = ranker.score(catalog.query(case), perm)
         np.testing.assert_allclose(again, scores[::-1], rtol=1e-4, atol=1e-5)
+        shuffled = np.random.default_rng(0).permutation(len(case.candidates))
+        again = ranker.score(catalog.query(case), [case.candidates[i] for i in shuffled])
+        np.testing.assert_allclose(again, scores[shuffled], rtol=1e-4, atol=1e-5)
+
+
+def test_numpy_candidates_and_stats(fitted, catalog):
+    """The harness passes candidates as a numpy array; stats count numbers the leaderboard can read."""
+    spec, ranker = fitted
+    case = catalog.cases[0]
+    before = ranker.stats["queries"]
+    a = ranker.score(catalog.query(case), np.asarray(case.candidates))
+    b = ranker.score(catalog.query(case), list(case.candidates))
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert ranker.stats["queries"] == before + 2
+    assert all(isinstance(v, (int, float, np.integer, np.floating)) for v in ranker.stats.values()), dict(ranker.stats)
 
 
 def test_deterministic(fitted, catalog):
@@ -68,6 +88,20 @@ def test_empty_query_is_clear_error_or_reported(fitted, catalog):
         scores = ranker.score(Query(user_id=-1), catalog.cases[0].candidates)
     except ValueError as exc:
         assert "empty" in str(exc).lower()
+    else:
+        assert np.all(np.isfinite(scores))
+
+
+def test_history_with_an_unknown_item(fitted, catalog):
+    """A history item missing from the catalog is skipped and counted, or gets one clear error."""
+    spec, ranker = fitted
+    case = catalog.cases[0]
+    q = Query(user_id=case.user_id, history=case.history + (999_999,), ratings=case.ratings + (5.0,),
+              profile=case.profile)
+    try:
+        scores = ranker.score(q, case.candidates)
+    except (ValueError, UnknownItemError) as exc:
+        assert "999999" in str(exc) or "unknown" in str(exc).lower() or "catalog" in str(exc).lower()
     else:
         assert np.all(np.isfinite(scores))
 

@@ -43,11 +43,15 @@ def _latency(catalog, lex, backends: dict) -> list[dict]:
     from recnb.systems.conversation import ConversationalRecommender
 
     rows = []
+    catalog.search("warm up", k=1)  # item vectors and the encoder load before any timing
     for name, (llm, policy, error) in backends.items():
         if error:
             rows.append({"backend": name, "policy": policy, "status": f"not measured: {error}"})
             continue
         cr = ConversationalRecommender(catalog, llm, policy=policy, lexicon=lex)
+        cr.turn("hello")  # warm-up turn (first model call, calibration prior), not timed
+        cr.reset()
+        cr.stats.clear()
         secs = [cr.turn(msg).seconds for msg in DIALOGUE]
         rows.append({"backend": name, "policy": policy, "status": "ok", "turns": len(secs),
                      "mean_s_per_turn": _round(statistics.mean(secs)), "median_s_per_turn": _round(statistics.median(secs)),
@@ -115,10 +119,10 @@ def run(tiny: bool = False) -> dict:
                                     .reset_index())}
 
     # 3. prompt injection: which defences hold with the bundled model
-    inj_requests = FIXED_REQUESTS[:1] if tiny else FIXED_REQUESTS[:10]
+    inj_requests = FIXED_REQUESTS[:1] if tiny else FIXED_REQUESTS[:8]
     configs = {k: DEFENCE_CONFIGS[k] for k in (("none", "all") if tiny else DEFENCE_CONFIGS)}
-    _, summary = run_injection_eval(catalog, llm, inj_requests, configs, styles=("plain", "hidden"), mode="score", k=5)
-    gen_requests = FIXED_REQUESTS[:1] if tiny else FIXED_REQUESTS[:4]
+    _, summary = run_injection_eval(catalog, llm, inj_requests, configs, styles=("plain",), mode="score", k=5)
+    gen_requests = FIXED_REQUESTS[:1] if tiny else FIXED_REQUESTS[:3]
     _, gsummary = run_injection_eval(catalog, llm, gen_requests, {k: DEFENCE_CONFIGS[k] for k in ("none", "validate only", "all")},
                                      styles=("plain",), mode="generate", k=5, max_new_tokens=60)
     results["injection"] = {"score_mode": {"requests": len(inj_requests), "summary": _records(summary)},

@@ -56,7 +56,7 @@ def _llamacpp(prompt: str, reference, tiny: bool) -> dict:
     return {**gen, "max_abs_logprob_diff_vs_transformers": round(float(diff), 4)}
 
 
-def _server(prompt: str, tiny: bool) -> dict:
+def _server(prompt: str, reference, tiny: bool) -> dict:
     if importlib.util.find_spec("llama_cpp") is None:
         return {"status": "skipped: llama-cpp-python[server] is not installed"}
     from recnb.models.llamacpp import serve
@@ -66,7 +66,11 @@ def _server(prompt: str, tiny: bool) -> dict:
     with serve("smollm2-135m", n_threads=2) as url:
         llm = OpenAICompatibleLLM(url, tokenizer="smollm2-135m")
         llm.generate(prompt, max_new_tokens=2)  # warm-up
-        return time_generation(llm, prompt, max_new_tokens=16 if tiny else 64)
+        gen = time_generation(llm, prompt, max_new_tokens=16 if tiny else 64)
+        # Are the server's echoed prompt log-probs usable for multi-token scoring? Checked, not assumed.
+        check = llm.verify_prompt_logprobs(reference)
+        return {**gen, "echo_logprob_gap_nats_per_token": round(check["per_token_gap"], 3) if check["per_token_gap"] is not None else None,
+                "multi_token_scoring_enabled": check["ok"]}
 
 
 def run(tiny: bool = False) -> dict:
@@ -81,6 +85,6 @@ def run(tiny: bool = False) -> dict:
     prompt = llm.chat_prompt("Recommend three movies for a fan of space adventures, one title per line.")
     generation = [time_generation(llm, prompt, max_new_tokens=16 if tiny else 64, repeats=1 if tiny else 2)]
     generation.append({**_llamacpp(prompt, llm, tiny), "backend": "llama-cpp (in process)"})
-    generation.append({**_server(prompt, tiny), "backend": "openai-http (llama-cpp-python server, loopback)"})
+    generation.append({**_server(prompt, llm, tiny), "backend": "openai-http (llama-cpp-python server, loopback)"})
     return {"model": "smollm2-135m (fp32 on CPU; llama-cpp runs the Q4_1 GGUF)", "scoring_20_candidates": scoring,
             "generation": generation, "rankers_per_query": _rankers(llm, tiny)}

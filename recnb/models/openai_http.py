@@ -1,7 +1,9 @@
 """An OpenAI-compatible HTTP backend: a lab's shared vLLM / llama.cpp / any server behind the kit's two calls.
 
-* ``generate`` posts to ``/v1/completions`` (prompts are already in the model's chat format, see
-  ``chat_prompt``); ``chat`` posts messages to ``/v1/chat/completions``.
+* ``generate`` posts to ``/v1/completions`` when the prompt is already in the model's chat format
+  (connect with ``tokenizer=`` and ``chat_prompt`` applies its chat template here), and to
+  ``/v1/chat/completions`` otherwise: without a tokenizer ``chat_prompt`` returns a
+  :class:`ChatPrompt` (the messages), and the server applies its own template.
 * ``score`` uses completion log-probabilities. Next-token log-probabilities are what every such
   server reports correctly, so continuations of ONE token (Yes/No, labels A/B/C, rating digits) are
   scored from the top log-probabilities of a single ``max_tokens: 1`` request. Longer continuations
@@ -30,6 +32,39 @@ from recnb.models.interface import LLM, Capabilities, ScoringUnsupportedError
 
 class ServerError(RuntimeError):
     """The server could not be reached or answered with an error."""
+
+
+_CHAT_MARK = "\x02chat-messages\x03"
+
+
+class ChatPrompt(str):
+    """Chat messages for ``/v1/chat/completions``, passed where the kit passes a formatted prompt string.
+
+    Its text is a marker plus a readable rendering, so a prompt built from it (per-candidate stems
+    appended to a shared prefix, which need the model's exact chat format) is recognised and
+    refused instead of being sent as a garbled completion prompt.
+    """
+
+    def __new__(cls, messages: list[dict], assistant_prefix: str = ""):
+        shown = "".join(f"<{m['role']}>\n{m['content']}\n" for m in messages) + "<assistant>\n" + assistant_prefix
+        obj = super().__new__(cls, _CHAT_MARK + shown)
+        obj.messages, obj.assistant_prefix = messages, assistant_prefix
+        return obj
+
+
+def _chat_messages(prompt: str) -> list | None:
+    """The messages of a ChatPrompt (None for a plain completion prompt); a modified one is an error."""
+    if isinstance(prompt, ChatPrompt):
+        if prompt.assistant_prefix:
+            raise ScoringUnsupportedError("chat/completions cannot continue a started assistant answer "
+                                          "(assistant_prefix); connect with tokenizer= to use raw completions")
+        return prompt.messages
+    if _CHAT_MARK in prompt:
+        raise ScoringUnsupportedError(
+            "this prompt extends a chat prompt with more text (e.g. a per-candidate question after a shared prefix), "
+            "which needs the served model's exact chat format: connect with tokenizer=<HF id or folder> "
+            "(tokenizer='smollm2-135m' for the bundled model)")
+    return None
 
 
 def _load_tokenizer(tokenizer):
@@ -115,13 +150,16 @@ class OpenAICompatibleLLM(LLM):
 
     # ---- prompts
     def chat_prompt(self, user: str, system: str | None = None, assistant_prefix: str = "") -> str:
+        """The model's chat format via its tokenizer, or (no tokenizer) a :class:`ChatPrompt` for chat/completions."""
         if self.tokenizer is None:
-            raise ValueError("chat_prompt() needs the served model's tokenizer: connect with tokenizer=<HF id or folder> "
-                             "(for the bundled model, tokenizer='smollm2-135m'), or use chat(messages)")
+            return ChatPrompt(([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}],
+                              assistant_prefix)
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + assistant_prefix
 
     def count_tokens(self, text: str) -> int:
+        if isinstance(text, ChatPrompt):  # the server adds its template: a few tokens per message on top
+            return sum(self.count_tokens(m["content"]) + 8 for m in text.messages)
         if self.tokenizer is not None:
             return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         ids = self._server_tokenize(text)
@@ -154,11 +192,16 @@ class OpenAICompatibleLLM(LLM):
         out = []
         t0 = time.perf_counter()
         for p in [prompts] if single else list(prompts):
-            body = {"model": self.model, "prompt": p, "max_tokens": max_new_tokens, "temperature": temperature}
+            messages = _chat_messages(p)
+            body = {"model": self.model, "max_tokens": max_new_tokens, "temperature": temperature}
             if stop:
                 body["stop"] = list(stop)
-            resp = self._request("POST", "/completions", body)
-            out.append(resp["choices"][0]["text"])
+            if messages is None:
+                resp = self._request("POST", "/completions", {**body, "prompt": p})
+                out.append(resp["choices"][0]["text"])
+            else:
+                resp = self._request("POST", "/chat/completions", {**body, "messages": messages})
+                out.append(resp["choices"][0]["message"]["content"] or "")
             self.stats["generated_tokens"] += int((resp.get("usage") or {}).get("completion_tokens", 0))
         self.stats["generate_calls"] += 1
         self.stats["generate_seconds"] += time.perf_counter() - t0
@@ -173,7 +216,20 @@ class OpenAICompatibleLLM(LLM):
 
     # ---- scoring
     def next_token_logprobs(self, prefix: str) -> dict:
-        """{token text: log-probability} of the server's top ``top_logprobs`` next tokens after ``prefix``."""
+        """{token text: log-probability} of the server's top ``top_logprobs`` next tokens after ``prefix``.
+
+        A plain prompt goes to /v1/completions; a ChatPrompt to /v1/chat/completions (the first token
+        of the assistant's answer), which OpenAI-style servers cap at 20 top log-probabilities.
+        """
+        messages = _chat_messages(prefix)
+        if messages is not None:
+            resp = self._request("POST", "/chat/completions", {
+                "model": self.model, "messages": messages, "max_tokens": 1, "temperature": 0.0, "logprobs": True,
+                "top_logprobs": min(self.top_logprobs, 20)})
+            content = (resp["choices"][0].get("logprobs") or {}).get("content") or []
+            if not content or not content[0].get("top_logprobs"):
+                raise ScoringUnsupportedError(f"{self.base_url} returned no top log-probabilities for /chat/completions")
+            return {t["token"]: t["logprob"] for t in content[0]["top_logprobs"]}
         resp = self._request("POST", "/completions", {"model": self.model, "prompt": prefix, "max_tokens": 1,
                                                       "temperature": 0.0, "logprobs": self.top_logprobs})
         lp = resp["choices"][0].get("logprobs") or {}
@@ -199,10 +255,13 @@ class OpenAICompatibleLLM(LLM):
         if any(not c for c in conts):
             raise ValueError("score() got an empty continuation")
         t0 = time.perf_counter()
+        _chat_messages(prefix)  # a chat prompt extended with more text is refused here, clearly
         lengths = [self._n_tokens(c) for c in conts]
         if all(n == 1 for n in lengths):
             out = self._score_single_tokens(prefix, conts)
         elif self._prompt_logprobs_ok:
+            if isinstance(prefix, ChatPrompt):
+                raise ScoringUnsupportedError("multi-token scoring needs raw completion prompts: connect with tokenizer=")
             out = np.array([self._echo_logprobs(prefix, c, reduce) for c in conts])
         else:
             long = [c for c, n in zip(conts, lengths) if n != 1][:3]

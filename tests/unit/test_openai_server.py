@@ -99,6 +99,26 @@ def test_rankers_run_on_the_server(remote, llm):
             LLMTitleRanker(remote).fit(cat.train, cat.items).score(cat.query(case), case.candidates)
 
 
+def test_without_a_tokenizer_chat_completions_are_used(server, remote):
+    """No local tokenizer: prompts go as chat messages (the server applies its own template)."""
+    from recnb.evaluation.synthetic import make_catalog
+    from recnb.models.openai_http import ChatPrompt
+    from recnb.scores.llm_listwise_labels import LLMListwiseLabelRanker
+    from recnb.scores.llm_pointwise import LLMPointwiseRanker
+
+    bare = OpenAICompatibleLLM(server, api_key_env=KEY_ENV)
+    prompt = bare.chat_prompt("Name one movie about space.", system="Answer briefly.")
+    assert isinstance(prompt, ChatPrompt) and prompt.messages[0] == {"role": "system", "content": "Answer briefly."}
+    assert bare.generate(prompt, max_new_tokens=8).strip()
+    cat = make_catalog()
+    case = cat.cases[0]
+    via_chat = LLMListwiseLabelRanker(bare).fit(cat.train, cat.items).score(cat.query(case), case.candidates)
+    via_raw = LLMListwiseLabelRanker(remote).fit(cat.train, cat.items).score(cat.query(case), case.candidates)
+    np.testing.assert_allclose(via_chat, via_raw, atol=0.2)  # the same chat format, applied by the server
+    with pytest.raises(ScoringUnsupportedError, match="connect with tokenizer="):
+        LLMPointwiseRanker(bare).fit(cat.train, cat.items).score(cat.query(case), case.candidates)
+
+
 def test_unreachable_server_and_missing_url_are_clear_errors(monkeypatch):  # needs no server
     from recnb.models.llamacpp import free_port
 

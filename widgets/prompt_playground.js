@@ -67,6 +67,11 @@ function resultView(result) {
   } else {
     errBox.appendChild(el("span", "recnb-pp-ok", "no parse errors"));
   }
+  for (const [k, v] of Object.entries(result.warnings || {})) {
+    const b = el("span", "recnb-pp-badge recnb-pp-warning", `${k.replace(/_/g, " ")}: ${v}`);
+    b.dataset.key = k;
+    errBox.appendChild(b);
+  }
   box.appendChild(errBox);
 
   if ((result.hallucinated || []).length) {

@@ -30,9 +30,11 @@ RANKERS = {
     "llm-constrained": ("recnb.scores.llm_constrained", "LLMConstrainedRanker"),
     "llm-rating": ("recnb.scores.llm_rating", "LLMRatingRanker"),
 }
-#: the error counters a side shows, from ranker.stats
+#: the error counters a side shows, from ranker.stats (what went wrong with the model's answer)
 ERROR_KEYS = ("invalid_titles", "outside_candidates", "duplicates", "missing", "unparseable_outputs",
-              "rating_parse_fallbacks", "truncated_prompts", "demo_shortfall", "scores_at_top_logprobs_floor")
+              "rating_parse_fallbacks", "scores_at_top_logprobs_floor")
+#: ... and what was changed in the prompt to make the run possible
+WARNING_KEYS = ("truncated_prompts", "demo_shortfall")
 DEFAULT_SETTINGS = (
     {"template": "zero-shot", "ranker": "llm-pointwise", "shots": 0, "demo_source": "self", "text": None},
     {"template": "few-shot", "ranker": "llm-pointwise", "shots": 3, "demo_source": "self", "text": None},
@@ -199,12 +201,14 @@ class PromptPlayground(KitWidget):
         except Exception as exc:  # shown on this side and kept in history; the other side still runs
             return {"error": f"{type(exc).__name__}: {exc}", "seconds": round(time.perf_counter() - t0, 3), "items": []}
         last = getattr(ranker, "last", {}) or {}
-        errors = {k: int(ranker.stats.get(k, 0) - before.get(k, 0)) for k in ERROR_KEYS if ranker.stats.get(k, 0) - before.get(k, 0)}
+        delta = {k: int(ranker.stats.get(k, 0) - before.get(k, 0)) for k in ERROR_KEYS + WARNING_KEYS}
+        errors = {k: v for k, v in delta.items() if v and k in ERROR_KEYS}
+        warnings = {k: v for k, v in delta.items() if v and k in WARNING_KEYS}
         target = self.targets.get(user)
         rows = [{"item_id": _plain(r.item_id), "title": self.catalog[r.item_id], "score": float(r.score), "rank": int(r.rank),
                  "is_target": r.item_id == target} for r in frame.itertuples()]
         return {
-            "items": rows, "errors": errors, "hallucinated": list(last.get("hallucinated", [])),
+            "items": rows, "errors": errors, "warnings": warnings, "hallucinated": list(last.get("hallucinated", [])),
             "notes": list(last.get("notes", [])), "seconds": round(float(last.get("seconds", time.perf_counter() - t0)), 3),
             "cache_hits": int(last.get("prefix_cache_hits", 0)), "prompt_tokens": int(last.get("prompt_tokens", 0)),
             "prompt": last.get("user_text", ""), "output": last.get("output", ""),

@@ -223,6 +223,8 @@ if lab_ranker is not None:
     if study.meta["stopped"]:
         print(study.meta["stopped"])
     summary = study.summary()
+    print(f"analytic random baseline for 1 positive in {len(case.candidates)}: "
+          f"NDCG@10 = {random_ndcg_at(10, len(case.candidates)):.4f}")
     display(pd.Series({k: v for k, v in summary.items() if not isinstance(v, dict)}, name="value").to_frame())
     display(pd.DataFrame({k: v for k, v in summary.items() if isinstance(v, dict)}).T)
 else:

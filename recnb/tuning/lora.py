@@ -336,6 +336,13 @@ class LoraModel:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.peft.save_pretrained(str(folder))
+        # peft records the base's local path (a cache folder on this machine) and writes a model-card stub;
+        # keep the kit's name for the base instead, and the provenance in META_FILE.
+        cfg_path = folder / "adapter_config.json"
+        cfg = json.loads(cfg_path.read_text())
+        cfg["base_model_name_or_path"] = self.base_name
+        cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+        (folder / "README.md").unlink(missing_ok=True)
         meta = {"format": FORMAT, "base": self.base_name, "quantization": self.quantization,
                 "settings": self.settings.to_dict(), "report": self.report.to_dict() if self.report else None,
                 **(extra or {})}

@@ -255,3 +255,11 @@ def test_compare_tuning_table_auc_and_json(tiny_llm, dataset, monkeypatch, tmp_p
     again = compare_tuning(dataset, tiny_llm, sizes=(2,), n_users=3, shots=0, baselines=(), progress=False, log=None)
     assert not again.trained_now["lora-2"]  # the adapter came back from the cache
     np.testing.assert_allclose(again.auc["lora-2"], res.auc["lora-2"], atol=1e-9)
+
+
+def test_saved_adapter_keeps_no_local_paths(trained, tmp_path):
+    import json
+
+    folder = trained[0].save(tmp_path / "a")
+    assert json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"] == "tiny-random"
+    assert sorted(p.name for p in folder.iterdir()) == ["adapter_config.json", "adapter_model.safetensors", "recnb_tuning.json"]

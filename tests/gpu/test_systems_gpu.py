@@ -65,3 +65,32 @@ def test_conversation_and_rag_on_cuda(gpu_llm, catalog):
         rag_rows.append({"mode": mode, "seconds": round(a.seconds, 4), "fallback": a.fallback,
                          "unsupported_claims": len(a.report.unsupported), "claims": len(a.report.claims)})
     record("systems_gpu", {"latency_per_turn": rows, "rag_answer": rag_rows})
+
+
+def test_larger_model_reads_intents(cuda, catalog):
+    """With RECNB_LARGER_LLM (a local folder or cached HF id of a bigger instruct model), compare its
+    intent reading with the bundled model's on the labelled set, and record both (no downloads)."""
+    import os
+
+    import recnb
+    from benchmarks.run import load, record
+
+    from recnb.systems.conversation import evaluate_intents
+    from recnb.systems.nlu import Lexicon
+
+    name = os.environ.get("RECNB_LARGER_LLM")
+    if not name:
+        pytest.skip("set RECNB_LARGER_LLM to a local instruct model (folder or cached Hugging Face id) to compare")
+    lex = Lexicon(catalog)
+    rows = []
+    for label, llm_name in (("bundled SmolLM2-135M", "smollm2-135m"), (name, name)):
+        llm = recnb.load_llm(llm_name, device="cuda")
+        for policy in ("llm-choice", "llm-json"):
+            df = evaluate_intents(catalog, policy, llm, lexicon=lex)
+            assert len(df) and df.fallback.isna().sum() + df.fallback.notna().sum() == len(df)
+            rows.append({"model": label, "policy": policy, "accuracy": round(float(df.correct.mean()), 4),
+                         "fallback_rate": round(float(df.fallback.notna().mean()), 4),
+                         "mean_s": round(float(df.seconds.mean()), 4)})
+        llm.unload()
+    previous = load().get("systems_gpu", {}).get("results", {})
+    record("systems_gpu", {**previous, "intents_by_model": rows})

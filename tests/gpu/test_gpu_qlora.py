@@ -28,7 +28,7 @@ def _examples(n: int = 8, prompt_words: int = 48):
     out = []
     for i in range(n):
         prefix = " ".join(f"w{10 + (7 * i + j) % 900}" for j in range(prompt_words))
-        out.append(TuningExample(user_id=i, item_id=i, label=i % 2, prefix=prefix, continuation=f" w{1000 + i} w{2000 + i}",
+        out.append(TuningExample(user_id=i, item_id=i, label=i % 2, prefix=prefix, continuation=f" w{900 + i} w{950 + i}",
                                  answer="w5" if i % 2 else "w6"))
     return out
 

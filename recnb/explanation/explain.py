@@ -91,5 +91,6 @@ def natural(row) -> str:
 
 def _fact_phrase(f, facet) -> str:
     v = facet["value"]
-    return {"genre": f"is a {v} film", "director": f"is directed by {v}", "cast": f"features {v}",
+    article = "an" if str(v)[:1].lower() in "aeiou" else "a"
+    return {"genre": f"is {article} {v} film", "director": f"is directed by {v}", "cast": f"features {v}",
             "year": f"is from the {v}"}.get(f.kind, f"has {v}")

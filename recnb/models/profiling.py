@@ -60,22 +60,25 @@ def _median_seconds(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def time_scoring(llm, prefix: str, continuations: list[str], repeats: int = 3, naive_repeats: int = 1) -> dict:
+def time_scoring(llm, prefix: str, continuations: list[str], repeats: int = 3, naive_repeats: int = 1,
+                 batch_size: int = 32) -> dict:
     """Seconds to score all continuations three ways, and how far their numbers are apart.
 
     prefix_cached_cold: a new prefix each time (the cache is cleared first: what a new user costs);
     prefix_cached_warm: the prefix already cached (the same user again, e.g. a second candidate page).
+    batch_size: continuations per batch on the cached prefix (each batch holds a copy of the prefix's
+    KV cache per continuation, so smaller batches trade a little speed for memory on big models).
     """
     sync = _cuda_sync(llm)
 
     def cold():
         llm._prefix_cache.clear()
-        r = llm.score(prefix, continuations)
+        r = llm.score(prefix, continuations, batch_size=batch_size)
         sync()
         return r
 
     def warm():
-        r = llm.score(prefix, continuations)
+        r = llm.score(prefix, continuations, batch_size=batch_size)
         sync()
         return r
 
@@ -85,7 +88,7 @@ def time_scoring(llm, prefix: str, continuations: list[str], repeats: int = 3, n
     cold_s, cached = _median_seconds(cold, repeats)
     warm_s, _ = _median_seconds(warm, repeats)
     return {
-        "n_candidates": len(continuations), "prefix_tokens": llm.count_tokens(prefix),
+        "n_candidates": len(continuations), "prefix_tokens": llm.count_tokens(prefix), "batch_size": batch_size,
         "one_by_one_s": round(naive_s, 4), "batched_s": round(batched_s, 4),
         "prefix_cached_cold_s": round(cold_s, 4), "prefix_cached_warm_s": round(warm_s, 4),
         "speedup_cached_vs_one_by_one": round(naive_s / cold_s, 2) if cold_s else None,
@@ -148,7 +151,7 @@ def random_llm_folder(folder, shape: str = "llama-2-7b", device: str = "cuda") -
 
 
 def gpu_profile(source: str, quantization: str | None, n_candidates: int = 20, repeats: int = 5,
-                label: str | None = None) -> dict:
+                label: str | None = None, batch_size: int = 32) -> dict:
     """Load ``source`` on CUDA (bf16 or 4-bit), then: weight memory, peak memory while scoring, latency."""
     import torch
 
@@ -164,7 +167,7 @@ def gpu_profile(source: str, quantization: str | None, n_candidates: int = 20, r
     weights = torch.cuda.memory_allocated() - base
     prefix, conts = scoring_workload(llm, n_candidates)
     torch.cuda.reset_peak_memory_stats()
-    timing = time_scoring(llm, prefix, conts, repeats=repeats, naive_repeats=1)
+    timing = time_scoring(llm, prefix, conts, repeats=repeats, naive_repeats=1, batch_size=batch_size)
     peak = torch.cuda.max_memory_allocated() - base
     out = {"model": label or source, "quantization": quantization or "bf16",
            "load_s": round(load_s, 2), "weights_gib": round(weights / 2**30, 3), "peak_gib_scoring": round(peak / 2**30, 3),

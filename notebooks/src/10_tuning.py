@@ -6,7 +6,8 @@
 #
 # > *About me: ... Movies I watched: ... Would I like the movie X? Answer Yes or No.* → **Yes** / **No**
 #
-# and reported AUC rising from about 0.5 to about 0.67-0.72 with only 16-256 examples (on 7B models).
+# The paper reports AUC on movie questions rising from about 0.5 (in-context prompting) to about
+# 0.67-0.72 after tuning LLaMA-7B on 16-256 examples; those are its numbers, not this notebook's.
 # Here you run the same experiment on your laptop with the kit's 135M-parameter SmolLM2:
 #
 # 1. build TALLRec-style Yes/No questions from the **training split** (profile text from the
@@ -23,7 +24,7 @@
 TINY = False  # the test suite sets TINY = True: fewer examples and users, the same code
 N_TRAIN = 64  # training questions for the adapter trained step by step below (half Yes, half No)
 SIZES = (16, 64, 256)  # adapters compared in section 5 (N_TRAIN's is the one trained below; others cached)
-N_USERS = 50  # users on the sampled protocol (each LLM row costs about 1-10 s per user on a laptop CPU)
+N_USERS = 50  # users on the sampled protocol (each LLM row scores 20 candidates per user: seconds per user on a CPU)
 SHOTS = 2  # worked examples in the few-shot prompt
 TOP_LAYERS = 4  # adapters on the last TOP_LAYERS of 30 layers (None: all; slower on a CPU)
 LEARNING_RATE = 1e-2  # 2e-3 mostly shifted the Yes/No bias in a few dozen steps (see LoraSettings)
@@ -136,7 +137,8 @@ print(f"mean P(Yes vs No): untuned {np.mean(1 / (1 + np.exp(-untuned_held))):.3f
 
 # %% [markdown]
 # ## 4 · Save, reload, rank
-# The adapter is a few hundred kilobytes; `LoraModel.load` puts it back on (a copy of) the base.
+# The adapter is only the small LoRA matrices (the cell prints the file sizes); `LoraModel.load`
+# puts it back on (a copy of) the base.
 
 # %%
 folder = Path(tempfile.mkdtemp(prefix="recnb-lora-")) / "adapter"
@@ -218,11 +220,11 @@ if len(best_id) and len(best_llm):
 
 # %% [markdown]
 # ## 6 · QLoRA: the same training on a 4-bit base (CUDA only)
-# On a GPU, `load_llm(..., quantization="4bit")` loads the base in bitsandbytes NF4 (about a
-# quarter of bf16's memory for a 7B model) and `LoraModel(..., copy_base=False)` trains the same
+# On a GPU, `load_llm(..., quantization="4bit")` loads the base in bitsandbytes NF4 (4-bit weights
+# instead of 16-bit ones) and `LoraModel(..., copy_base=False)` trains the same
 # adapter on it: `peft.prepare_model_for_kbit_training` and gradient checkpointing are applied
-# for you. On a CPU this cell says why it skips. (`make gpu-check` measures QLoRA's peak memory on
-# a 7B-shaped model; see BENCHMARKS.md, section gpu_tuning.)
+# for you. On a CPU this cell says why it skips. (`make gpu-check` measures QLoRA's peak memory
+# beside bf16 LoRA on a 7B-shaped model; BENCHMARKS.md, section gpu_tuning, has what it measured.)
 
 # %%
 import importlib.util

@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.recnb-installed
 EXTRAS ?= dev
+# The suite also starts a real llama.cpp OpenAI-compatible server (the `server` extra).
+TEST_EXTRAS ?= server
+TEST_STAMP := $(VENV)/.recnb-test-installed
 PORT ?= 8888
 TOKEN ?= $(shell python3 -c 'import secrets; print(secrets.token_hex(16))')
 # gpu-check runs with the venv by default; on a machine whose own python has CUDA torch, pass
@@ -23,6 +26,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -c constraints.txt -e ".[$(EXTRAS),$(TEST_EXTRAS)]"
+	touch $@
+
 lab: $(STAMP)
 	@echo ""
 	@echo "  recnb JupyterLab: http://127.0.0.1:$(PORT)/lab/tree/notebooks/00_start_here.ipynb?token=$(TOKEN)"
@@ -31,7 +38,7 @@ lab: $(STAMP)
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/00_start_here.ipynb
 
 # The whole suite: unit tests, every notebook in tiny mode, browser tests.
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest tests
 
 test-unit: $(STAMP)

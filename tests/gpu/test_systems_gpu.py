@@ -49,6 +49,7 @@ def test_conversation_and_rag_on_cuda(gpu_llm, catalog):
         cr = ConversationalRecommender(catalog, None if policy == "rules" else gpu_llm, policy=policy, lexicon=lex)
         cr.turn("hello")  # warm-up (CUDA kernels, tokenizer)
         cr.reset()
+        cr.stats.clear()  # reset() starts a new conversation but keeps the counters: count this dialogue alone
         turns = [cr.turn(m) for m in DIALOGUE]
         assert all(t.action in ("elicit", "recommend", "answer", "explain", "close") for t in turns)
         assert cr.stats.get("fallback", 0) == sum(t.fallback is not None for t in turns)

@@ -52,7 +52,7 @@ def save(results: dict) -> None:
     REPORT.write_text(render_markdown(results))
 
 
-def record(section: str, data: dict, tiny: bool = False) -> dict:
+def record(section: str, data: dict, tiny: bool = False, wall_seconds: float | None = None) -> dict:
     """Merge one section into results.json (used by run() and by gpu checks)."""
     results = load()
     results[section] = {
@@ -61,6 +61,8 @@ def record(section: str, data: dict, tiny: bool = False) -> dict:
         "tiny": tiny,
         "results": data,
     }
+    if wall_seconds is not None:
+        results[section]["wall_seconds"] = round(wall_seconds, 1)
     save(results)
     return results
 
@@ -105,7 +107,8 @@ def render_markdown(results: dict) -> str:
             "",
             f"Measured {sec.get('measured_at')} on {m.get('cpu_count')} CPU cores"
             + (f", GPU {m['cuda']}" if m.get("cuda") else "")
-            + f", torch {m.get('torch')}" + (" (tiny mode)" if sec.get("tiny") else "") + ".",
+            + f", torch {m.get('torch')}" + (" (tiny mode)" if sec.get("tiny") else "")
+            + (f"; the section took {sec['wall_seconds']:.0f} s" if sec.get("wall_seconds") is not None else "") + ".",
             "",
         ]
         for k, v in sec.get("results", {}).items():
@@ -128,7 +131,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         print(f"[bench] {name} ...", flush=True)
         data = mod.run(tiny=args.tiny)
-        record(name, data, tiny=args.tiny)
+        record(name, data, tiny=args.tiny, wall_seconds=time.perf_counter() - t0)
         print(f"[bench] {name} done in {time.perf_counter() - t0:.1f}s", flush=True)
     return 0
 

@@ -98,6 +98,23 @@ class LabServer:
             return ""
 
 
+def shutdown_kernels(server: "LabServer") -> int:
+    """Stop every kernel the server runs (REST API), so one test's kernel does not idle through the next."""
+    import json
+    import urllib.request
+
+    def call(method: str, path: str):
+        req = urllib.request.Request(f"{server.base_url}{path}", method=method,
+                                     headers={"Authorization": f"token {server.token}"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.read()
+
+    kernels = json.loads(call("GET", "/api/kernels") or b"[]")
+    for k in kernels:
+        call("DELETE", f"/api/kernels/{k['id']}")
+    return len(kernels)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -81,6 +81,7 @@ def page(browser, lab, request):
         print("\nbrowser console errors:\n" + "\n".join(console[-30:]))
         print("\njupyter lab log (tail):\n" + lab.log_tail())
     context.close()
+    _lab.shutdown_kernels(lab)  # each test starts its own kernel; idle ones would hold ~1 GB each
 
 
 @pytest.fixture

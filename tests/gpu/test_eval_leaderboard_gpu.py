@@ -10,7 +10,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # LLMRank's 200 users; a short device session can lower the per-ranker budget (the record says
@@ -19,20 +18,7 @@ N_USERS = int(os.environ.get("RECNB_GPU_LB_USERS", 200))
 BUDGET_S = float(os.environ.get("RECNB_GPU_LB_BUDGET_S", 300))
 
 
-@pytest.fixture(scope="module")
-def cuda_llm(cuda):
-    import recnb
-    from recnb.models.errors import ModelNotAvailableError
-
-    try:
-        llm = recnb.load_llm("smollm2-135m", device="cuda")
-    except ModelNotAvailableError as exc:
-        pytest.skip(f"the bundled model is not installed on this GPU machine: {exc}")
-    yield llm
-    llm.unload()
-
-
-def test_llm_leaderboard_on_cuda(cuda_llm):
+def test_llm_leaderboard_on_cuda(bundled_cuda):
     import recnb
     from recnb.evaluation.leaderboard import run_leaderboard
     from recnb.evaluation.protocols import SampledProtocol
@@ -42,7 +28,7 @@ def test_llm_leaderboard_on_cuda(cuda_llm):
     names = sorted(n for n, s in specs.items() if "llm" in s.needs) + ["random", "popularity"]
     ds = recnb.load_dataset("movielens-small")
     protocol = SampledProtocol(ds, n_users=N_USERS, store=ROOT / "notebooks" / "results" / "candidates")
-    lb = run_leaderboard(protocol, names, resources=Resources(llm=cuda_llm), budget_s=BUDGET_S, log=print)
+    lb = run_leaderboard(protocol, names, resources=Resources(llm=bundled_cuda), budget_s=BUDGET_S, log=print)
     doc = lb.to_dict()
     rows = []
     for e in doc["rankers"]:

@@ -14,19 +14,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def bundled_cuda(cuda):
-    import recnb
-    from recnb.models.errors import ModelNotAvailableError
-
-    try:
-        llm = recnb.load_llm("smollm2-135m", device="cuda")
-    except ModelNotAvailableError as exc:
-        pytest.skip(f"the bundled model is not installed on this GPU machine: {exc}")
-    yield llm
-    llm.unload()
-
-
 def test_llm_rankers_on_cuda(bundled_cuda):
     """bf16 on CUDA finds the contract catalog's answer; fp32 on CUDA gives the CPU's numbers."""
     import torch

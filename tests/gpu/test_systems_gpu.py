@@ -17,15 +17,6 @@ sys.path.insert(0, str(ROOT))  # benchmarks.run records the numbers
 
 
 @pytest.fixture(scope="module")
-def gpu_llm(cuda):
-    import recnb
-
-    llm = recnb.load_llm("smollm2-135m", device="cuda")
-    yield llm
-    llm.unload()
-
-
-@pytest.fixture(scope="module")
 def catalog(dataset):
     from recnb.systems.catalog import ItemCatalog
 
@@ -33,7 +24,7 @@ def catalog(dataset):
     return ItemCatalog(items[(items.index < 1500) | items.item_id.isin([6, 858, 1221, 431])])
 
 
-def test_conversation_and_rag_on_cuda(gpu_llm, catalog):
+def test_conversation_and_rag_on_cuda(bundled_cuda, catalog):
     from benchmarks.bench_systems import DIALOGUE
     from benchmarks.run import record
 
@@ -46,7 +37,7 @@ def test_conversation_and_rag_on_cuda(gpu_llm, catalog):
     lex = Lexicon(catalog)
     rows = []
     for policy in ("rules", "llm-choice", "llm-json"):
-        cr = ConversationalRecommender(catalog, None if policy == "rules" else gpu_llm, policy=policy, lexicon=lex)
+        cr = ConversationalRecommender(catalog, None if policy == "rules" else bundled_cuda, policy=policy, lexicon=lex)
         cr.turn("hello")  # warm-up (CUDA kernels, tokenizer)
         cr.reset()
         cr.stats.clear()  # reset() starts a new conversation but keeps the counters: count this dialogue alone
@@ -59,7 +50,7 @@ def test_conversation_and_rag_on_cuda(gpu_llm, catalog):
                      "fallbacks": int(cr.stats.get("fallback", 0))})
     rag_rows = []
     for mode in ("generate", "score"):
-        rag = RAGRecommender(catalog, gpu_llm, k=5, n=2, mode=mode)
+        rag = RAGRecommender(catalog, bundled_cuda, k=5, n=2, mode=mode)
         rag.answer("a crime film with Al Pacino")  # warm-up
         a = rag.answer("a tense crime thriller about a heist")
         assert set(a.recommended) <= set(a.retrieved) and a.recommended

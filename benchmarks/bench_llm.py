@@ -56,6 +56,34 @@ def _llamacpp(prompt: str, reference, tiny: bool) -> dict:
     return {**gen, "max_abs_logprob_diff_vs_transformers": round(float(diff), 4)}
 
 
+def _llamacpp_scoring(prefix: str, conts: list, reference, transformers_timing: dict, tiny: bool) -> dict:
+    """The same 20 candidates scored by the llama-cpp backend (Q4_1 GGUF): every call evaluates the prefix."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return {"status": "skipped: llama-cpp-python is not installed"}
+    import time
+
+    import numpy as np
+
+    import recnb
+
+    llm = recnb.load_llm("smollm2-135m", backend="llama-cpp", n_threads=2)
+    llm.score(prefix, conts[:2])  # warm-up
+    times, scores = [], None
+    for _ in range(1 if tiny else 3):
+        t0 = time.perf_counter()
+        scores = llm.score(prefix, conts)
+        times.append(time.perf_counter() - t0)
+    seconds = float(np.median(times))
+    ref = reference.score(prefix, conts)
+    per_token = np.abs(scores - ref) / np.array([reference.count_tokens(c) for c in conts])
+    one_by_one = transformers_timing["one_by_one_s"]
+    return {"n_candidates": len(conts), "prefix_tokens": llm.count_tokens(prefix), "seconds": round(seconds, 4),
+            "speedup_vs_transformers_one_by_one": round(one_by_one / seconds, 2),
+            "max_abs_logprob_diff_per_token_vs_fp32": round(float(per_token.max()), 4),
+            "rank_correlation_vs_fp32": round(float(np.corrcoef(np.argsort(np.argsort(scores)), np.argsort(np.argsort(ref)))[0, 1]), 4),
+            "goal_at_most_1s": seconds <= 1.0, "goal_5x_faster_than_one_by_one": one_by_one / seconds >= 5}
+
+
 def _server(prompt: str, reference, tiny: bool) -> dict:
     if importlib.util.find_spec("llama_cpp") is None:
         return {"status": "skipped: llama-cpp-python[server] is not installed"}
@@ -86,5 +114,7 @@ def run(tiny: bool = False) -> dict:
     generation = [time_generation(llm, prompt, max_new_tokens=16 if tiny else 64, repeats=1 if tiny else 2)]
     generation.append({**_llamacpp(prompt, llm, tiny), "backend": "llama-cpp (in process)"})
     generation.append({**_server(prompt, llm, tiny), "backend": "openai-http (llama-cpp-python server, loopback)"})
+    scoring_cpp = _llamacpp_scoring(prefix, conts, llm, scoring, tiny)
     return {"model": "smollm2-135m (fp32 on CPU; llama-cpp runs the Q4_1 GGUF)", "scoring_20_candidates": scoring,
+            "scoring_20_candidates_llamacpp": scoring_cpp,
             "generation": generation, "rankers_per_query": _rankers(llm, tiny)}

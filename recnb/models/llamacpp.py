@@ -1,10 +1,10 @@
 """llama-cpp-python as a fast CPU backend for the bundled 4-bit GGUF (optional: ``pip install llama-cpp-python``).
 
 It runs the Q4_1 weights as they are (transformers dequantises them to fp32), which makes
-generation several times faster on a CPU. Scoring is exact for one-token continuations: the
-full next-token distribution is read from the logits after evaluating the prefix. Longer
-continuations are refused (:class:`ScoringUnsupportedError`): llama-cpp-python's own prompt
-log-probabilities (``echo``) were found wrong, and the transformers backend scores them exactly.
+generation and scoring several times faster on a CPU, with numbers a little off the fp32
+model's (4-bit weights). Scoring evaluates the prefix once and decodes each continuation on
+its KV cache, reading the logits llama.cpp returns for that batch; it does not use
+llama-cpp-python's prompt log-probabilities (``echo``), which were found wrong.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from recnb.models.interface import LLM, Capabilities, ScoringUnsupportedError, cut_at_stop
+from recnb.models.interface import LLM, Capabilities, cut_at_stop
 
 
 class LlamaCppUnavailableError(ImportError):
@@ -48,9 +48,15 @@ def load_llamacpp(name: str = "smollm2-135m", n_ctx: int = 4096, n_threads: int 
     return LlamaCppLLM(model, tokenizer, name=name)
 
 
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    x = logits.astype(np.float64)
+    m = x.max(axis=-1, keepdims=True)
+    return x - (m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True)))
+
+
 class LlamaCppLLM(LLM):
     backend = "llama-cpp"
-    capabilities = Capabilities(multi_token_score=False, constrained_generation=False, local=True)
+    capabilities = Capabilities(multi_token_score=True, constrained_generation=False, local=True)
 
     def __init__(self, model, tokenizer=None, name: str = ""):
         super().__init__()
@@ -88,30 +94,45 @@ class LlamaCppLLM(LLM):
         return out[0] if single else out
 
     def score(self, prefix: str, continuations: Sequence[str], reduce: str = "sum") -> np.ndarray:
+        """Log-likelihood of each continuation after ``prefix``: the prefix is evaluated once and kept.
+
+        Each continuation of more than one token is decoded on top of the prefix's KV cache (the
+        cache is cut back to the prefix before the next one), asking llama.cpp for the logits of
+        every position of that small batch only: no ``logits_all`` table of n_ctx x vocab floats.
+        """
         if reduce not in ("sum", "mean"):
             raise ValueError("reduce must be 'sum' or 'mean'")
         conts = [self._tokens(c) for c in continuations]
         if any(len(c) == 0 for c in conts):
             raise ValueError("score() got an empty continuation")
-        long = [c for c, ids in zip(continuations, conts) if len(ids) != 1]
-        if long:
-            raise ScoringUnsupportedError(
-                f"the llama-cpp backend scores one-token continuations only (Yes/No, labels, digits), not {long[:3]!r}; "
-                "use the transformers backend (recnb.load_llm) for titles")
         ids = self._tokens(prefix)
         if not ids:
             raise ValueError("score() needs a non-empty prefix")
+        if len(ids) + max(len(c) for c in conts) > self.context_window:
+            raise ValueError(f"prefix + continuation exceed the {self.context_window}-token context; truncate the prefix")
         t0 = time.perf_counter()
-        self.model.reset()
-        self.model.eval(ids)
-        # Without logits_all (n_ctx x vocab floats), llama.cpp keeps only the last position's logits: all we need.
-        logits = np.ctypeslib.as_array(self.model._ctx.get_logits(), shape=(self.model.n_vocab(),)).astype(np.float64)
-        m = logits.max()
-        logp = logits - (m + np.log(np.exp(logits - m).sum()))
+        m, n_vocab = self.model, self.model.n_vocab()
+        m.reset()
+        m.eval(ids)
+        # Without logits_all llama.cpp keeps only the last position's logits: the first token's distribution.
+        first = _log_softmax(np.ctypeslib.as_array(m._ctx.get_logits(), shape=(1, n_vocab)))[0]
+        plen = len(ids)
+        totals = np.array([first[c[0]] for c in conts], dtype=float)
+        for i, c in enumerate(conts):
+            if len(c) == 1:
+                continue
+            m._ctx.kv_cache_seq_rm(-1, plen, -1)  # back to the prefix
+            m._batch.set_batch(batch=c[:-1], n_past=plen, logits_all=True)
+            m._ctx.decode(m._batch)
+            logp = _log_softmax(np.ctypeslib.as_array(m._ctx.get_logits(), shape=(len(c) - 1, n_vocab)))
+            totals[i] += float(logp[np.arange(len(c) - 1), c[1:]].sum())
+        m._ctx.kv_cache_seq_rm(-1, plen, -1)
+        m.n_tokens = plen  # the Llama object's own view of its cache: the prefix
         self.stats["score_calls"] += 1
         self.stats["scored_continuations"] += len(conts)
         self.stats["score_seconds"] += time.perf_counter() - t0
-        return np.array([logp[c[0]] for c in conts])
+        lengths = np.array([len(c) for c in conts], dtype=float)
+        return totals / lengths if reduce == "mean" else totals
 
     def __repr__(self):
         return f"LlamaCppLLM({self.name!r})"

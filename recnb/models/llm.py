@@ -139,6 +139,31 @@ def load_llm(name: str = "smollm2-135m", device: str = "cpu", quantization: str 
 
 
 # -- the interface ---------------------------------------------------------------------------------
+def length_batches(items: Sequence[int], lengths: Sequence[int], batch_size: int, overhead: int = 8) -> list[list[int]]:
+    """``items`` split into batches of similar length, so that right-padding wastes few tokens.
+
+    Every row of a batch is padded to the batch's longest row, and compute on a CPU is paid per
+    token: 20 titles of 8-16 tokens in one batch cost 320 token-passes for 208 real tokens. Sorted
+    by length and cut where it pays (dynamic programming; ``overhead`` is the fixed cost of one more
+    forward pass, in tokens), the same titles cost about 250. No library does this for a KV-cached
+    prefix, hence the few lines here.
+    """
+    order = sorted(range(len(items)), key=lambda k: lengths[k])
+    n = len(order)
+    best = [0.0] + [float("inf")] * n  # best[j]: cost of the first j (sorted) rows
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        for i in range(max(0, j - batch_size), j):  # rows i..j-1 in one batch, padded to the longest (j-1)
+            c = best[i] + (j - i) * lengths[order[j - 1]] + overhead
+            if c < best[j]:
+                best[j], cut[j] = c, i
+    batches, j = [], n
+    while j > 0:
+        batches.append([items[k] for k in order[cut[j]:j]])
+        j = cut[j]
+    return batches[::-1]
+
+
 class LocalLLM(LLM):
     """A causal LM behind the kit's two calls.
 
@@ -161,6 +186,9 @@ class LocalLLM(LLM):
 
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        # The prefix pass needs the last position's logits only: skipping the LM head elsewhere saves
+        # about a fifth of its cost for a 135M model (its 49k-word head is a fifth of the weights).
+        self._last_logits_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
 
     backend = "transformers"
     capabilities = Capabilities(multi_token_score=True, constrained_generation=True, local=True)
@@ -229,7 +257,7 @@ class LocalLLM(LLM):
         if len(ids) >= self.context_window:
             raise ValueError(f"prefix is {len(ids)} tokens, over the model's {self.context_window}-token window; truncate it")
         with torch.inference_mode():
-            out = self.model(torch.tensor([ids], device=self.model.device), use_cache=True)
+            out = self.model(torch.tensor([ids], device=self.model.device), use_cache=True, **self._last_logits_kw)
         kv = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
         state = (kv, torch.log_softmax(out.logits[0, -1].float(), -1), len(ids))
         self.stats["prefix_cache_misses"] += 1
@@ -256,8 +284,7 @@ class LocalLLM(LLM):
         totals = np.array([float(first_logp[c[0]]) for c in conts])
         lengths = np.array([len(c) for c in conts], dtype=float)
         rest = [i for i, c in enumerate(conts) if len(c) > 1]
-        for start in range(0, len(rest), batch_size):
-            idx = rest[start : start + batch_size]
+        for idx in length_batches(rest, [len(conts[i]) for i in rest], batch_size):
             width = max(len(conts[i]) for i in idx)
             pad = self.tokenizer.pad_token_id
             batch = torch.tensor([conts[i] + [pad] * (width - len(conts[i])) for i in idx], device=self.model.device)
@@ -300,8 +327,7 @@ class LocalLLM(LLM):
             out[i] = first_logp[cols].cpu().numpy()
         rest = [i for i, ids in enumerate(stem_ids) if ids]
         pad = self.tokenizer.pad_token_id
-        for start in range(0, len(rest), batch_size):
-            idx = rest[start : start + batch_size]
+        for idx in length_batches(rest, [len(stem_ids[i]) for i in rest], batch_size):
             width = max(len(stem_ids[i]) for i in idx)
             batch = torch.tensor([stem_ids[i] + [pad] * (width - len(stem_ids[i])) for i in idx], device=self.model.device)
             mask = torch.ones((len(idx), plen + width), dtype=torch.long, device=self.model.device)

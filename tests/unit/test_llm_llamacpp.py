@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import recnb
-from recnb.models.interface import ScoringUnsupportedError
 from recnb.models.llamacpp import LlamaCppUnavailableError
 
 MISSING = importlib.util.find_spec("llama_cpp") is None
@@ -34,8 +33,21 @@ def test_one_token_scores_match_transformers(cpp, llm):
     prefix = llm.chat_prompt("Would a fan of space films like Starship Quest? Answer Yes or No.")
     assert cpp.count_tokens(prefix) == llm.count_tokens(prefix)  # same tokenizer, special tokens parsed
     np.testing.assert_allclose(cpp.score(prefix, ["Yes", "No", "A"]), llm.score(prefix, ["Yes", "No", "A"]), atol=0.15)
-    with pytest.raises(ScoringUnsupportedError, match="one-token continuations"):
-        cpp.score(prefix, ["Starship Quest (1990)"])
+
+
+def test_multi_token_scores_follow_the_fp32_model(cpp, llm):
+    """Titles scored on the prefix's KV cache: the 4-bit GGUF's numbers track the fp32 model's, and
+    the prefix left in the cache does not leak from one continuation into the next."""
+    prefix = llm.chat_prompt("Name a classic science fiction film.")
+    titles = [" Alien (1979)", " Blade Runner (1982)", " Toy Story (1995)", " Zzyzx Qqq Vvv (1901)", " Solaris (1972)", " Heat"]
+    got, ref = cpp.score(prefix, titles), llm.score(prefix, titles)
+    per_token = np.abs(got - ref) / np.array([llm.count_tokens(t) for t in titles])
+    assert per_token.max() < 0.5, (got, ref)  # Q4_1 vs fp32 weights: close, not equal
+    assert np.corrcoef(got, ref)[0, 1] > 0.95
+    again = cpp.score(prefix, titles[::-1])[::-1]  # order of scoring must not matter
+    np.testing.assert_allclose(again, got, atol=1e-3)
+    np.testing.assert_allclose(cpp.score(prefix, titles, reduce="mean") * [cpp.count_tokens(t) for t in titles], got, atol=1e-6)
+    assert cpp.generate(cpp.chat_prompt("Say hi."), max_new_tokens=4).strip()  # generation still works after scoring
 
 
 def test_generation_and_stop_strings(cpp):

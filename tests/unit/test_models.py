@@ -73,3 +73,20 @@ def test_bundled_llm_export_is_reused():
     first = exported_dir()
     assert (first / "model.safetensors").exists() and (first / "config.json").exists()
     assert exported_dir() == first
+
+
+def test_length_batches_cut_padding_and_keep_every_item():
+    from recnb.models.llm import length_batches
+
+    lengths = [16, 8, 8, 15, 9, 8, 14, 8, 9, 12, 8, 10, 11, 8, 12, 9, 14, 10, 11, 8]
+    items = list(range(100, 120))
+    batches = length_batches(items, lengths, batch_size=32)
+    assert sorted(sum(batches, [])) == items  # nothing lost, nothing repeated
+    by_item = dict(zip(items, lengths))
+    padded = sum(len(b) * max(by_item[i] for i in b) for b in batches)
+    assert padded < len(items) * max(lengths)  # fewer token-passes than one padded batch (320)
+    assert all(len(b) <= 32 for b in batches)
+    assert all(len(b) <= 3 for b in length_batches(list(range(10)), [5] * 10, batch_size=3))
+    assert length_batches([], [], 8) == []
+    # equal lengths: no reason to split beyond the batch size
+    assert [len(b) for b in length_batches(list(range(20)), [7] * 20, batch_size=32)] == [20]

@@ -130,7 +130,7 @@ class RAGRecommender:
     def choose(self, request: str, shown: dict) -> tuple[list, np.ndarray]:
         """The retrieved ids ordered by the model's mean log-likelihood of naming each one.
 
-        Backends that cannot score multi-token continuations (llama.cpp, most servers; see
+        Backends that cannot score multi-token continuations (most OpenAI-compatible servers; see
         ``capabilities.multi_token_score``) choose among one-token letter labels instead.
         """
         ids = list(shown)

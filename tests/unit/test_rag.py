@@ -176,7 +176,7 @@ def test_backends_without_multi_token_scoring_choose_by_letter(catalog):
     from types import SimpleNamespace
 
     llm = ScriptedLLM(prefer=" B")
-    llm.capabilities = SimpleNamespace(multi_token_score=False)  # like the llama.cpp and HTTP backends
+    llm.capabilities = SimpleNamespace(multi_token_score=False)  # like the HTTP backend on most servers
     rag = RAGRecommender(catalog, llm, k=3, n=1, mode="score")
     a = rag.answer("a crime film", retrieved=[6, 858, 431])
     assert a.recommended == [858] and rag.stats["label_choices"] == 1

@@ -45,9 +45,21 @@ def load() -> dict:
     return json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
 
 
+def _finite(value):
+    """NaN / inf -> None: results.json stays strict JSON that any reader can parse."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def save(results: dict) -> None:
     tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2, sort_keys=True, default=float) + "\n")
+    tmp.write_text(json.dumps(_finite(json.loads(json.dumps(results, default=float))), indent=2, sort_keys=True,
+                              allow_nan=False) + "\n")
     os.replace(tmp, RESULTS)
     REPORT.write_text(render_markdown(results))
 

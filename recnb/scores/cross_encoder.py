@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -55,8 +56,15 @@ def trained_models() -> list[dict]:
 
 
 def latest_trained(prefer: str = "full") -> dict | None:
-    """The newest kit-trained model, ``prefer``-mode ones ("full" / "tiny") first; None if none."""
+    """The newest kit-trained model, ``prefer``-mode ones ("full" / "tiny") first; None if none.
+
+    ``$RECNB_CROSS_ENCODER_MODE`` ("tiny" / "full") takes only models of that mode: the test suite
+    sets "tiny", so its results do not depend on what ``make bench`` has trained on the machine.
+    """
     models = trained_models()
+    only = os.environ.get("RECNB_CROSS_ENCODER_MODE")
+    if only:
+        return next((m for m in models if m.get("mode") == only), None)
     return next((m for m in models if m.get("mode") == prefer), models[0] if models else None)
 
 

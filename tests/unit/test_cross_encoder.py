@@ -91,7 +91,8 @@ def test_training_pairs_mean_what_they_say(trained, split):
         assert rows["query"].nunique() == 1 and rows["query"].iloc[0].startswith("I like")
 
 
-def test_trained_model_is_saved_reloaded_and_found_as_kit(trained, cache):
+def test_trained_model_is_saved_reloaded_and_found_as_kit(trained, cache, monkeypatch):
+    monkeypatch.delenv("RECNB_CROSS_ENCODER_MODE", raising=False)  # the suite pins "tiny"; this cache holds a micro model
     assert trained.path is not None and (trained.path / TRAINING_INFO).is_file()
     info = json.loads((trained.path / TRAINING_INFO).read_text())
     assert info["pairs"] == len(trained.pairs) and info["mode"] == "micro" and info["seconds_train"] > 0
@@ -131,3 +132,10 @@ def test_evaluation_on_held_out_users(trained, dataset, split):
     missed = per_user[~per_user["retrieved"]]
     assert (missed[["bi-encoder", "bm25", "trained", "untrained head"]] == 0).all().all()
     assert (summary["candidates_per_s"] > 0).all()
+
+
+def test_mode_pin_takes_only_models_of_that_mode(trained, cache, monkeypatch):
+    monkeypatch.setenv("RECNB_CROSS_ENCODER_MODE", "micro")
+    assert latest_trained()["name"] == MICRO.model_name
+    monkeypatch.setenv("RECNB_CROSS_ENCODER_MODE", "full")
+    assert latest_trained() is None  # no full model here: nothing else stands in for it

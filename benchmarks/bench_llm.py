@@ -33,7 +33,7 @@ def _rankers(llm, tiny: bool) -> list[dict]:
     out = []
     for r in rankers:
         r.fit(protocol.train, ds.items)
-        llm._prefix_cache.clear()  # a new user: nothing cached
+        llm.clear_prefix_cache()  # a new user: nothing cached
         t = time.perf_counter()
         r.score(query, cands)
         out.append({"ranker": r.name, "candidates": len(cands), "seconds_per_query": round(time.perf_counter() - t, 3),
@@ -41,32 +41,25 @@ def _rankers(llm, tiny: bool) -> list[dict]:
     return out
 
 
-def _llamacpp(prompt: str, reference, tiny: bool) -> dict:
-    if importlib.util.find_spec("llama_cpp") is None:
+def _llamacpp(llm, prompt: str, reference, tiny: bool) -> dict:
+    if llm is None:
         return {"status": "skipped: llama-cpp-python is not installed"}
     import numpy as np
 
-    import recnb
     from recnb.models.profiling import time_generation
 
-    llm = recnb.load_llm("smollm2-135m", backend="llama-cpp", n_threads=2)
     gen = time_generation(llm, prompt, max_new_tokens=16 if tiny else 64)
     labels = list("ABCDEFGH")
     diff = np.abs(llm.score(prompt, labels) - reference.score(prompt, labels)).max()
     return {**gen, "max_abs_logprob_diff_vs_transformers": round(float(diff), 4)}
 
 
-def _llamacpp_scoring(prefix: str, conts: list, reference, transformers_timing: dict, tiny: bool) -> dict:
+def _llamacpp_scoring(llm, prefix: str, conts: list, reference, transformers_timing: dict, tiny: bool) -> dict:
     """The same 20 candidates scored by the llama-cpp backend (Q4_1 GGUF): every call evaluates the prefix."""
-    if importlib.util.find_spec("llama_cpp") is None:
+    if llm is None:
         return {"status": "skipped: llama-cpp-python is not installed"}
-    import time
-
     import numpy as np
 
-    import recnb
-
-    llm = recnb.load_llm("smollm2-135m", backend="llama-cpp", n_threads=2)
     llm.score(prefix, conts[:2])  # warm-up
     times, scores = [], None
     for _ in range(1 if tiny else 3):
@@ -80,8 +73,44 @@ def _llamacpp_scoring(prefix: str, conts: list, reference, transformers_timing: 
     return {"n_candidates": len(conts), "prefix_tokens": llm.count_tokens(prefix), "seconds": round(seconds, 4),
             "speedup_vs_transformers_one_by_one": round(one_by_one / seconds, 2),
             "max_abs_logprob_diff_per_token_vs_fp32": round(float(per_token.max()), 4),
-            "rank_correlation_vs_fp32": round(float(np.corrcoef(np.argsort(np.argsort(scores)), np.argsort(np.argsort(ref)))[0, 1]), 4),
+            "rank_correlation_vs_fp32": round(_rank_correlation(scores, ref), 4),
             "goal_at_most_1s": seconds <= 1.0, "goal_5x_faster_than_one_by_one": one_by_one / seconds >= 5}
+
+
+def _rank_correlation(a, b) -> float:
+    import numpy as np
+
+    return float(np.corrcoef(np.argsort(np.argsort(a)), np.argsort(np.argsort(b)))[0, 1])
+
+
+def _int8_probe(prefix: str, conts: list, reference, tiny: bool) -> dict:
+    """Would int8 dynamic quantisation (torch, per-channel, decoder linears; LM head kept fp32) reach 1.0 s?
+
+    Measured, not adopted: it is faster, but on a 135M model it reorders the candidates
+    (the rank correlation with fp32 below), so the kit keeps fp32 on the CPU.
+    """
+    import warnings
+
+    import numpy as np
+    import torch
+
+    import recnb
+    from recnb.models.profiling import time_scoring
+
+    llm = recnb.load_llm("smollm2-135m", device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's notice that eager-mode quantisation moved to torchao
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        spec = {n: per_channel_dynamic_qconfig for n, m in llm.model.named_modules()
+                if isinstance(m, torch.nn.Linear) and "lm_head" not in n}
+        llm.model = quantize_dynamic(llm.model, spec)
+    timing = time_scoring(llm, prefix, conts, repeats=1 if tiny else 3, naive_repeats=1)
+    ref = reference.score(prefix, conts)
+    scores = llm.score(prefix, conts)
+    return {"prefix_cached_cold_s": timing["prefix_cached_cold_s"], "prefix_cached_warm_s": timing["prefix_cached_warm_s"],
+            "max_abs_logprob_diff_vs_fp32": round(float(np.abs(scores - ref).max()), 3),
+            "rank_correlation_vs_fp32": round(_rank_correlation(scores, ref), 4), "used_by_the_kit": False}
 
 
 def _server(prompt: str, reference, tiny: bool) -> dict:
@@ -106,15 +135,24 @@ def run(tiny: bool = False) -> dict:
     from recnb.models.profiling import scoring_workload, time_generation, time_scoring
 
     llm = recnb.load_llm("smollm2-135m", device="cpu")
+    # The title ranker's real prompt (10 history titles, ~206 tokens), and a short one (2 titles, ~134).
+    scorings = []
+    for max_history in (10, 2):
+        prefix, conts = scoring_workload(llm, n_candidates=20, max_history=max_history)
+        timing = time_scoring(llm, prefix, conts, repeats=1 if tiny else 5, naive_repeats=1)
+        timing["goal_cached_at_most_1s"] = timing["prefix_cached_cold_s"] <= 1.0
+        timing["goal_cached_5x_faster"] = (timing["speedup_cached_vs_one_by_one"] or 0) >= 5
+        scorings.append({"history_titles_in_prompt": max_history, **timing})
+    scoring = scorings[0]
     prefix, conts = scoring_workload(llm, n_candidates=20)
-    scoring = time_scoring(llm, prefix, conts, repeats=1 if tiny else 3, naive_repeats=1)
-    scoring["goal_cached_at_most_1s"] = scoring["prefix_cached_cold_s"] <= 1.0
-    scoring["goal_cached_5x_faster"] = (scoring["speedup_cached_vs_one_by_one"] or 0) >= 5
     prompt = llm.chat_prompt("Recommend three movies for a fan of space adventures, one title per line.")
     generation = [time_generation(llm, prompt, max_new_tokens=16 if tiny else 64, repeats=1 if tiny else 2)]
-    generation.append({**_llamacpp(prompt, llm, tiny), "backend": "llama-cpp (in process)"})
+    cpp = recnb.load_llm("smollm2-135m", backend="llama-cpp", n_threads=2) if importlib.util.find_spec("llama_cpp") else None
+    generation.append({**_llamacpp(cpp, prompt, llm, tiny), "backend": "llama-cpp (in process)"})
     generation.append({**_server(prompt, llm, tiny), "backend": "openai-http (llama-cpp-python server, loopback)"})
-    scoring_cpp = _llamacpp_scoring(prefix, conts, llm, scoring, tiny)
+    scoring_cpp = _llamacpp_scoring(cpp, prefix, conts, llm, scoring, tiny)
     return {"model": "smollm2-135m (fp32 on CPU; llama-cpp runs the Q4_1 GGUF)", "scoring_20_candidates": scoring,
+            "scoring_20_candidates_by_prompt_length": scorings,
+            "scoring_20_candidates_int8_dynamic_probe": _int8_probe(prefix, conts, llm, tiny),
             "scoring_20_candidates_llamacpp": scoring_cpp,
             "generation": generation, "rankers_per_query": _rankers(llm, tiny)}

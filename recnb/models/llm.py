@@ -191,6 +191,8 @@ class LocalLLM(LLM):
         self._last_logits_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
 
     backend = "transformers"
+    #: attention kernels that take a custom 4-D mask, so continuations can be packed into one row
+    _PACKABLE = ("sdpa", "eager")
     capabilities = Capabilities(multi_token_score=True, constrained_generation=True, local=True)
 
     # ---- prompts
@@ -266,11 +268,66 @@ class LocalLLM(LLM):
             self._prefix_cache.popitem(last=False)
         return state
 
+    def clear_prefix_cache(self) -> None:
+        """Forget cached prefixes (after the weights change, or to time a new user's cost)."""
+        self._prefix_cache.clear()
+
+    def _rows_after_prefix(self, cache, plen: int, seqs: dict, batch_size: int):
+        """Yield ``(key, log-probs)`` for each token sequence in ``seqs`` read right after the cached prefix.
+
+        ``log-probs`` has one row per token of the sequence: the next-token distribution after it.
+        Sequences are packed side by side into one row per forward pass: each token attends to the
+        prefix and to the earlier tokens of its own sequence only (a block-diagonal 4-D mask, with
+        position ids restarting at the prefix's end). No padding and no per-sequence copy of the
+        prefix's KV cache: on a 2-core CPU 20 titles after a 206-token prompt take half the time of
+        length-bucketed padded batches. Attention kernels that take no custom mask (flash-attention)
+        get padded batches on copies of the cache instead.
+        """
+        import torch
+
+        keys = [k for k in seqs if seqs[k]]
+        impl = getattr(self.model.config, "_attn_implementation", "sdpa")
+        dev = self.model.device
+        if impl in self._PACKABLE:
+            for start in range(0, len(keys), batch_size):
+                chunk = keys[start : start + batch_size]
+                ids = [t for k in chunk for t in seqs[k]]
+                seg = torch.tensor([n for n, k in enumerate(chunk) for _ in seqs[k]], device=dev)
+                pos = torch.tensor([plen + j for k in chunk for j in range(len(seqs[k]))], device=dev)
+                own = (seg[:, None] == seg[None, :]) & (pos[:, None] >= pos[None, :])
+                mask = torch.cat([torch.ones(len(ids), plen, dtype=torch.bool, device=dev), own], 1)[None, None]
+                if impl == "eager":  # eager attention adds the mask to the scores
+                    mask = torch.zeros(mask.shape, dtype=self.model.dtype, device=dev).masked_fill(~mask, torch.finfo(self.model.dtype).min)
+                kv = copy.deepcopy(cache)  # the forward pass appends to the cache it is given
+                with torch.inference_mode():
+                    logits = self.model(torch.tensor([ids], device=dev), attention_mask=mask, position_ids=pos[None],
+                                        use_cache=True, **{self._cache_kw: kv}).logits[0]
+                logp = torch.log_softmax(logits.float(), -1)
+                off = 0
+                for k in chunk:
+                    yield k, logp[off : off + len(seqs[k])]
+                    off += len(seqs[k])
+            return
+        pad = self.tokenizer.pad_token_id
+        for idx in length_batches(keys, [len(seqs[k]) for k in keys], batch_size):
+            width = max(len(seqs[k]) for k in idx)
+            # Right padding after the real tokens: causal attention never lets a real token see a pad.
+            batch = torch.tensor([seqs[k] + [pad] * (width - len(seqs[k])) for k in idx], device=dev)
+            mask = torch.ones((len(idx), plen + width), dtype=torch.long, device=dev)
+            kv = copy.deepcopy(cache)
+            kv.batch_repeat_interleave(len(idx))
+            with torch.inference_mode():
+                logits = self.model(batch, attention_mask=mask, use_cache=True, **{self._cache_kw: kv}).logits
+            logp = torch.log_softmax(logits.float(), -1)
+            for row, k in enumerate(idx):
+                yield k, logp[row, : len(seqs[k])]
+
     def score(self, prefix: str, continuations: Sequence[str], batch_size: int = 32, reduce: str = "sum") -> np.ndarray:
         """Log-likelihood of each continuation given ``prefix`` (``reduce``: "sum" or "mean" per token).
 
         Continuations are tokenised on their own, so give them their leading space (" Yes").
         All-single-token continuations (labels A/B/C, Yes/No) cost no extra forward pass.
+        ``batch_size``: continuations per forward pass on the cached prefix.
         """
         import torch
 
@@ -283,36 +340,22 @@ class LocalLLM(LLM):
         cache, first_logp, plen = self._prefix_state(prefix)
         totals = np.array([float(first_logp[c[0]]) for c in conts])
         lengths = np.array([len(c) for c in conts], dtype=float)
-        rest = [i for i, c in enumerate(conts) if len(c) > 1]
-        for idx in length_batches(rest, [len(conts[i]) for i in rest], batch_size):
-            width = max(len(conts[i]) for i in idx)
-            pad = self.tokenizer.pad_token_id
-            batch = torch.tensor([conts[i] + [pad] * (width - len(conts[i])) for i in idx], device=self.model.device)
-            # Right padding after the real tokens: causal attention never lets a real token see a pad.
-            mask = torch.ones((len(idx), plen + width), dtype=torch.long, device=self.model.device)
-            kv = copy.deepcopy(cache)
-            kv.batch_repeat_interleave(len(idx))
-            with torch.inference_mode():
-                logits = self.model(batch, attention_mask=mask, use_cache=True, **{self._cache_kw: kv}).logits
-            logp = torch.log_softmax(logits.float(), -1)
-            for row, i in enumerate(idx):
-                toks = conts[i]
-                # token t+1 is predicted at position t of the continuation
-                picked = logp[row, torch.arange(len(toks) - 1), torch.tensor(toks[1:])]
-                totals[i] += float(picked.sum())
+        # Token t+1 is predicted after token t, so a continuation's last token is never fed in.
+        inputs = {i: c[:-1] for i, c in enumerate(conts) if len(c) > 1}
+        for i, logp in self._rows_after_prefix(cache, plen, inputs, batch_size):
+            toks = torch.tensor(conts[i][1:], device=logp.device)
+            totals[i] += float(logp[torch.arange(len(toks), device=logp.device), toks].sum())
         self.stats["score_calls"] += 1
         self.stats["scored_continuations"] += len(conts)
         self.stats["score_seconds"] += time.perf_counter() - t0
         return totals / lengths if reduce == "mean" else totals
 
     def score_choices(self, prefix: str, stems: Sequence[str], choices: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """log P(choice | prefix + stem) for one-token choices: (stems x choices), stems batched on the prefix's KV cache.
+        """log P(choice | prefix + stem) for one-token choices: (stems x choices), stems packed on the prefix's KV cache.
 
         Half the work of scoring "stem + Yes" and "stem + No" as two continuations: each stem runs once
         and every choice is read from its last position.
         """
-        import torch
-
         choice_ids = [self._encode(c) for c in choices]
         if any(len(c) != 1 for c in choice_ids):
             bad = [c for c, ids in zip(choices, choice_ids) if len(ids) != 1]
@@ -322,22 +365,11 @@ class LocalLLM(LLM):
         cache, first_logp, plen = self._prefix_state(prefix)
         stem_ids = [self._encode(s) for s in stems]
         out = np.zeros((len(stem_ids), len(cols)))
-        empty = [i for i, ids in enumerate(stem_ids) if not ids]
-        for i in empty:
-            out[i] = first_logp[cols].cpu().numpy()
-        rest = [i for i, ids in enumerate(stem_ids) if ids]
-        pad = self.tokenizer.pad_token_id
-        for idx in length_batches(rest, [len(stem_ids[i]) for i in rest], batch_size):
-            width = max(len(stem_ids[i]) for i in idx)
-            batch = torch.tensor([stem_ids[i] + [pad] * (width - len(stem_ids[i])) for i in idx], device=self.model.device)
-            mask = torch.ones((len(idx), plen + width), dtype=torch.long, device=self.model.device)
-            kv = copy.deepcopy(cache)
-            kv.batch_repeat_interleave(len(idx))
-            with torch.inference_mode():
-                logits = self.model(batch, attention_mask=mask, use_cache=True, **{self._cache_kw: kv}).logits
-            last = torch.tensor([len(stem_ids[i]) - 1 for i in idx], device=logits.device)
-            logp = torch.log_softmax(logits[torch.arange(len(idx)), last].float(), -1)
-            out[idx] = logp[:, cols].cpu().numpy()
+        for i, ids in enumerate(stem_ids):
+            if not ids:
+                out[i] = first_logp[cols].cpu().numpy()
+        for i, logp in self._rows_after_prefix(cache, plen, dict(enumerate(stem_ids)), batch_size):
+            out[i] = logp[-1, cols].cpu().numpy()
         self.stats["score_calls"] += 1
         self.stats["scored_continuations"] += len(stem_ids) * len(cols)
         self.stats["score_seconds"] += time.perf_counter() - t0
@@ -385,7 +417,7 @@ class LocalLLM(LLM):
         """Drop the weights and caches and give GPU memory back (notebooks otherwise leak it)."""
         import torch
 
-        self._prefix_cache.clear()
+        self.clear_prefix_cache()
         self.model = None
         gc.collect()
         if torch.cuda.is_available():

@@ -22,8 +22,10 @@ SHAPES = {
 }
 
 
-def scoring_workload(llm, n_candidates: int = 20, user: int | None = None) -> tuple[str, list[str]]:
+def scoring_workload(llm, n_candidates: int = 20, user: int | None = None, max_history: int = 10) -> tuple[str, list[str]]:
     """(prefix, continuations) like a title ranker's: one user's prompt and ``n_candidates`` catalog titles.
+
+    ``max_history``: history titles in the prompt (10 gives ~206 tokens with the bundled model, 2 ~100).
 
     Models with a real tokenizer get a bundled-data prompt; random-weight stand-ins (word-level
     vocabulary ``w0 w1 ...``) get a word prompt of about the same length (~100 tokens, 3-8 per title).
@@ -45,7 +47,7 @@ def scoring_workload(llm, n_candidates: int = 20, user: int | None = None) -> tu
     h = split.train[split.train.user_id == uid].sort_values("timestamp")
     catalog = Catalog(ds.items)
     q = Query(user_id=uid, history=tuple(h.item_id), ratings=tuple(h.rating), profile=profile_for_user(split, ds.items, uid))
-    rp = render(get_template("zero-shot", "title"), llm, q, catalog, max_history=10)
+    rp = render(get_template("zero-shot", "title"), llm, q, catalog, max_history=max_history)
     unseen = [i for i in ds.items.item_id.tolist() if i not in set(h.item_id)]
     picks = np.random.default_rng(0).choice(unseen, size=n_candidates, replace=False)
     return rp.text, [catalog[int(i)] for i in picks]
@@ -72,7 +74,7 @@ def time_scoring(llm, prefix: str, continuations: list[str], repeats: int = 3, n
     sync = _cuda_sync(llm)
 
     def cold():
-        llm._prefix_cache.clear()
+        llm.clear_prefix_cache()
         r = llm.score(prefix, continuations, batch_size=batch_size)
         sync()
         return r
@@ -173,7 +175,7 @@ def gpu_profile(source: str, quantization: str | None, n_candidates: int = 20, r
     # prefix-cached path, so its own peak is measured apart (a new user: the prefix cache cleared).
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
-    llm._prefix_cache.clear()
+    llm.clear_prefix_cache()
     llm.score(prefix, conts, batch_size=batch_size)
     torch.cuda.synchronize()
     peak_cached = torch.cuda.max_memory_allocated() - base

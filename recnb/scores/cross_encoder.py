@@ -60,12 +60,26 @@ def latest_trained(prefer: str = "full") -> dict | None:
 
     ``$RECNB_CROSS_ENCODER_MODE`` ("tiny" / "full") takes only models of that mode: the test suite
     sets "tiny", so its results do not depend on what ``make bench`` has trained on the machine.
+    Models whose training run failed the synthetic known-answer check (``synthetic_contract`` in
+    their info) are passed over while another model exists; when only failing ones are left, the
+    newest is used with a warning.
     """
     models = trained_models()
     only = os.environ.get("RECNB_CROSS_ENCODER_MODE")
     if only:
-        return next((m for m in models if m.get("mode") == only), None)
-    return next((m for m in models if m.get("mode") == prefer), models[0] if models else None)
+        models = [m for m in models if m.get("mode") == only]
+    passing = [m for m in models if m.get("synthetic_contract", {}).get("passed", True)]
+    if models and not passing:
+        import warnings
+
+        check = models[0]["synthetic_contract"]
+        warnings.warn(f"every kit-trained cross-encoder failed the synthetic known-answer check; using "
+                      f"{models[0]['name']} (mean AUC {check['mean_auc']:.2f} < {check['min_auc']}). Retrain it.",
+                      stacklevel=2)
+        return models[0]
+    if only:
+        return passing[0] if passing else None
+    return next((m for m in passing if m.get("mode") == prefer), passing[0] if passing else None)
 
 
 @contextlib.contextmanager

@@ -195,7 +195,7 @@ class LoraModel:
         return sum(p.numel() for p in self.peft.parameters())
 
     def _clear_caches(self) -> None:
-        self.llm._prefix_cache.clear()  # cached prefixes were computed with other weights
+        self.llm.clear_prefix_cache()  # cached prefixes were computed with other weights
 
     @contextlib.contextmanager
     def adapter_disabled(self):

@@ -86,11 +86,13 @@ def test_training_pairs_mean_what_they_say(trained, split):
         window = hist.iloc[-MICRO.target_window:]
         liked = set(hist.loc[hist.rating >= 4, "item_id"])
         assert set(rows.loc[rows.kind == "positive", "item_id"]) <= set(window.loc[window.rating >= 4, "item_id"])
-        assert not set(rows.loc[rows.kind == "hard", "item_id"]) & liked  # hard negatives: not liked
+        assert not set(rows.loc[rows.kind == "hard", "item_id"]) & liked  # hard negatives: not liked ...
+        assert set(rows.loc[rows.kind == "hard", "item_id"]) <= set(hist.loc[hist.rating < 4, "item_id"])  # ... but seen
         assert not set(rows.loc[rows.kind == "random", "item_id"]) & set(hist["item_id"])  # never rated
         assert rows["query"].nunique() == 1 and rows["query"].iloc[0].startswith("I like")
 
 
+@pytest.mark.filterwarnings("ignore:every kit-trained cross-encoder failed")  # a micro model: too small to pass
 def test_trained_model_is_saved_reloaded_and_found_as_kit(trained, cache, monkeypatch):
     monkeypatch.delenv("RECNB_CROSS_ENCODER_MODE", raising=False)  # the suite pins "tiny"; this cache holds a micro model
     assert trained.path is not None and (trained.path / TRAINING_INFO).is_file()
@@ -139,3 +141,32 @@ def test_mode_pin_takes_only_models_of_that_mode(trained, cache, monkeypatch):
     assert latest_trained()["name"] == MICRO.model_name
     monkeypatch.setenv("RECNB_CROSS_ENCODER_MODE", "full")
     assert latest_trained() is None  # no full model here: nothing else stands in for it
+
+
+def test_training_records_the_known_answer_check(trained):
+    check = trained.info["synthetic_contract"]
+    assert set(check) == {"mean_auc", "min_auc", "passed"} and 0.0 <= check["mean_auc"] <= 1.0
+    assert check["passed"] == (check["mean_auc"] >= check["min_auc"])
+
+
+def test_kit_passes_over_models_that_failed_the_known_answer_check(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECNB_CACHE", str(tmp_path))
+    monkeypatch.delenv("RECNB_CROSS_ENCODER_MODE", raising=False)
+
+    def fake(name, mode, when, passed):
+        folder = tmp_path / "cross-encoders" / name
+        folder.mkdir(parents=True)
+        check = {"mean_auc": 0.95 if passed else 0.27, "min_auc": 0.9, "passed": passed}
+        (folder / TRAINING_INFO).write_text(json.dumps(dict(name=name, mode=mode, trained_at=when, synthetic_contract=check)))
+
+    fake("old-full", "full", "2026-01-01T00:00:00", True)
+    fake("tiny", "tiny", "2026-01-02T00:00:00", True)
+    fake("new-full", "full", "2026-01-03T00:00:00", False)  # newest, preferred mode, but fails the check
+    assert latest_trained()["name"] == "old-full"
+    monkeypatch.setenv("RECNB_CROSS_ENCODER_MODE", "full")
+    assert latest_trained()["name"] == "old-full"
+    (tmp_path / "cross-encoders" / "old-full" / TRAINING_INFO).unlink()
+    with pytest.warns(UserWarning, match="failed the synthetic known-answer check; using new-full"):
+        assert latest_trained()["name"] == "new-full"  # only failing ones left: used, with a warning
+    monkeypatch.delenv("RECNB_CROSS_ENCODER_MODE")
+    assert latest_trained()["name"] == "tiny"

@@ -24,6 +24,28 @@ def test_prefix_cached_scoring_matches_one_by_one(llm):
     assert llm.stats["prefix_cache_hits"] >= 1
 
 
+@pytest.mark.parametrize("path", ["packed-sdpa", "packed-eager", "padded"])
+def test_every_scoring_path_matches_one_by_one(llm, monkeypatch, path):
+    """Packed continuations (sdpa and eager masks) and the padded fallback agree with full passes."""
+    from recnb.models.llm import LocalLLM
+
+    if path == "padded":  # what a flash-attention model gets
+        monkeypatch.setattr(LocalLLM, "_PACKABLE", ())
+    impl = llm.model.config._attn_implementation
+    llm.model.set_attn_implementation("eager" if path == "packed-eager" else "sdpa")
+    try:
+        llm.clear_prefix_cache()
+        prefix = llm.chat_prompt("Recommend a movie for a fan of Alien (1979).")
+        conts = [" Aliens (1986)", " Yes", " The Thing", " Blade Runner (1982)", " Toy Story 2 (1999)", " Up"]
+        np.testing.assert_allclose(llm.score(prefix, conts, batch_size=4), llm.score_naive(prefix, conts), atol=2e-3)
+        stems = ["", " Aliens (1986)?", " Up?", " The Thing (1982), a horror film?"]
+        full = np.array([[llm.score_naive(prefix + s, [c])[0] for c in (" Yes", " No")] for s in stems])
+        np.testing.assert_allclose(llm.score_choices(prefix, stems, [" Yes", " No"], batch_size=3), full, atol=2e-3)
+    finally:
+        llm.model.set_attn_implementation(impl)
+        llm.clear_prefix_cache()
+
+
 def test_score_mean_reduction_and_bad_input(llm):
     prefix = "The best movie ever is"
     s = llm.score(prefix, [" Toy Story", " Star Wars: Episode IV"], reduce="sum")

@@ -8,8 +8,9 @@
 * search at catalog size and at 1M synthetic 384-d vectors of two kinds that bracket real data
   (a Gaussian with the catalog embeddings' mean and covariance: hard; points between two real
   embeddings: near the real manifold); queries are real encoded NL profiles: build time,
-  median single-query latency for exact (IndexFlatIP) and HNSW, HNSW recall@10 against exact.
-  The HNSW build parameters are chosen to fit a couple of minutes on 2 cores.
+  median single-query latency for exact (IndexFlatIP), HNSW and IVF-Flat, their recall@10 against
+  exact, with an efSearch / nprobe sweep. The HNSW build parameters are chosen to fit a couple of
+  minutes on 2 cores; at 1M that graph is poor, and IVF (about a minute to build) is the contrast.
 * rerank: latency of the kit's cross-encoder on 50 (profile, description) pairs.
 * ndcg: NDCG@10 on held-out users, bi-encoder top-50 vs BM25 / untrained head / trained
   cross-encoder reranking it (trained first if the cache has no model for this config).
@@ -69,6 +70,13 @@ def _search_block(name, vectors, ids, queries, hnsw_params, ivf_params=None) -> 
                 sweep.append({"ef_search": ef, "query_ms": _median_ms(lambda q: approx.search(q, k=10), timed),
                               "recall_at_10": round(recall_at_k(approx, None, queries, k=10, truth=truth), 4)})
             out["hnsw_ef_search_sweep"] = sweep
+        if kind == "ivf":  # cells visited per query: recall vs latency on the same lists
+            sweep = []
+            for nprobe in (4, 16, 64):
+                approx.index.nprobe = nprobe
+                sweep.append({"nprobe": nprobe, "query_ms": _median_ms(lambda q: approx.search(q, k=10), timed),
+                              "recall_at_10": round(recall_at_k(approx, None, queries, k=10, truth=truth), 4)})
+            out["ivf_nprobe_sweep"] = sweep
         del approx
         gc.collect()
     print(f"[retrieval] {name}: {out}", flush=True)
@@ -175,13 +183,16 @@ def run(tiny: bool = False) -> dict:
     # M=12, efConstruction=24: a graph 2 shared cores build in a few minutes (M=16/efC=40 took
     # about twice as long in a 50k-vector trial); the efSearch sweep shows what recall it still gives.
     hnsw_big = dict(M=12, ef_construction=24, ef_search=64)
+    # IVF-Flat: 1,024 lists trained on faiss' default sample (256 per list); a build of about a minute,
+    # and the nprobe sweep shows the recall a richer HNSW graph would have cost far longer to build for.
+    ivf_big = dict(nlist=256 if tiny else 1024, nprobe=16)
     size = "100k" if tiny else "1M"
     for name, make, how in [
         ("gaussian", synthetic_vectors, "Gaussian with the catalog embeddings' mean and covariance (full rank, no clusters)"),
         ("interpolated", interpolated_vectors, "points between two random catalog embeddings + N(0, 0.01^2) noise"),
     ]:
         big = make(vectors, n_big)
-        block = _search_block(f"{n_big:,} {name}", big, np.arange(n_big), queries, hnsw_big)
+        block = _search_block(f"{n_big:,} {name}", big, np.arange(n_big), queries, hnsw_big, ivf_big)
         block["how"] = how + "; unit length; queries: real encoded NL profiles"
         results[f"search_{size}_synthetic_{name}"] = block
         del big
@@ -196,7 +207,9 @@ def run(tiny: bool = False) -> dict:
     retriever = DenseRetriever(catalog, encoder, progress=False)
     trained = train_cross_encoder(config, ds, split, encoder=encoder, retriever=retriever, progress=False)
     results["cross_encoder"] = {k: trained.info.get(k) for k in ("name", "pairs", "pairs_by_kind", "train_users",
-                                                                 "seconds_train", "load_average", "reloaded")}
+                                                                 "seconds_train", "load_average", "reloaded",
+                                                                 "synthetic_contract")}
+    results["cross_encoder"]["hard_negatives_from"] = config.hard_from
     users = trained.info["heldout_users"]
     texts_of = dict(zip(catalog["item_id"], catalog["description"].fillna("")))
     latencies = []

@@ -3,29 +3,7 @@
 // the kernel (`request` + a bump of `submitted`); the kernel fills `columns`. Clicking a card
 // sets `selected` and highlights that item in every column where it appears.
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-function factsText(facts) {
-  if (!facts) return "";
-  if (typeof facts === "string") return facts;
-  return Object.entries(facts)
-    .filter(([, v]) => v !== null && v !== undefined && String(v) !== "")
-    .map(([k, v]) => `${k}: ${v}`)
-    .join(" · ");
-}
-
-function formatScore(score) {
-  if (score === null || score === undefined) return "";
-  const a = Math.abs(score);
-  if (a !== 0 && (a < 0.01 || a >= 1e5)) return score.toExponential(2);
-  return score.toFixed(a < 10 ? 3 : 1);
-}
-
+// el, scoreRange and itemCard come from _cards.js (put in front of this module by KitWidget).
 function elsewhereText(elsewhere) {
   if (!elsewhere) return "";
   return Object.entries(elsewhere)
@@ -33,53 +11,8 @@ function elsewhereText(elsewhere) {
     .join(" · ");
 }
 
-function card(item, range, isSelected, onPick) {
-  const li = el("li", "recnb-cr-card");
-  li.setAttribute("role", "option");
-  li.setAttribute("tabindex", "0");
-  li.setAttribute("aria-selected", isSelected ? "true" : "false");
-  li.dataset.itemId = String(item.item_id);
-  if (isSelected) li.classList.add("recnb-cr-selected");
-  if (item.description) li.title = item.description;
-
-  li.appendChild(el("div", "recnb-cr-rank", item.rank));
-  const body = el("div", "recnb-cr-body");
-  const head = el("div", "recnb-cr-head");
-  head.appendChild(el("span", "recnb-cr-title", item.title));
-  if (item.year !== null && item.year !== undefined) head.appendChild(el("span", "recnb-cr-year", `(${item.year})`));
-  body.appendChild(head);
-  const facts = factsText(item.facts);
-  if (facts) body.appendChild(el("div", "recnb-cr-facts", facts));
-  if (range && typeof item.score === "number") {
-    const span = range.max - range.min;
-    const frac = span > 0 ? (item.score - range.min) / span : 1;
-    const row = el("div", "recnb-cr-scorerow");
-    const track = el("div", "recnb-cr-track");
-    const bar = el("div", "recnb-cr-bar");
-    bar.style.width = `${(4 + 96 * frac).toFixed(1)}%`; // relative to this column's min/max
-    track.appendChild(bar);
-    row.appendChild(track);
-    row.appendChild(el("span", "recnb-cr-score", formatScore(item.score)));
-    body.appendChild(row);
-  }
-  const other = elsewhereText(item.elsewhere);
-  if (other) body.appendChild(el("div", "recnb-cr-elsewhere", other));
-  li.appendChild(body);
-  li.addEventListener("click", () => onPick(item.item_id));
-  li.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" || event.key === " ") {
-      event.preventDefault();
-      onPick(item.item_id);
-    }
-  });
-  return li;
-}
-
-function scoreRange(items) {
-  const scores = items.map((it) => it.score).filter((s) => typeof s === "number" && isFinite(s));
-  if (!scores.length) return null;
-  return { min: Math.min(...scores), max: Math.max(...scores) };
-}
+const card = (item, range, isSelected, onPick) =>
+  itemCard("recnb-cr", item, range, isSelected, onPick, ["elsewhere", elsewhereText(item.elsewhere)]);
 
 function render({ model, el: root }) {
   root.classList.add("recnb-compare-rankings");

@@ -19,7 +19,7 @@ TINY = False  # the test suite sets TINY = True: a catalog subset, few examples,
 N_USERS = 100  # simulated people (tiny: 5)
 MAX_TURNS = 6  # system turns each simulated conversation may take
 K = 5  # items per recommendation; success = the target is among them
-LARGER_MODEL = None  # e.g. "HuggingFaceTB/SmolLM2-1.7B-Instruct" on a GPU (if it is in your HF cache)
+LARGER_MODEL = None  # a Hugging Face id in your cache or a folder (GPU), or a .gguf file (served on loopback)
 
 # %%
 import json
@@ -181,18 +181,36 @@ for x in ep.transcript:
 
 # %% [markdown]
 # ## 7 · A larger model
-# Set `LARGER_MODEL` to a model you have (a Hugging Face id in your cache, or a folder) and
-# run on a GPU: the LLM policies then read messages with it. A lab's shared server works the
-# same way through `recnb.models.openai_http` (the conversation only needs `chat_prompt`,
-# `generate` and one-token `score`).
+# Set `LARGER_MODEL` to a model you have and the LLM policies read the same labelled messages
+# with it, beside the 135M model's reads from section 4:
+#
+# * a Hugging Face id in your cache or a folder: loaded with `recnb.load_llm` (a GPU makes it quick);
+# * a `.gguf` file: served by llama-cpp-python's OpenAI-compatible server on loopback, the same
+#   path as a lab's shared server (`recnb.models.openai_http`; the conversation only needs
+#   `chat_prompt`, `generate` and one-token `score`).
+#
+# `make bench` records such a comparison in the `systems_server` section of
+# `benchmarks/results.json` when `RECNB_LARGER_GGUF` names a file.
 
 # %%
 if LARGER_MODEL:
-    big = recnb.load_llm(LARGER_MODEL, device="auto")
-    big_reads = evaluate_intents(catalog, "llm-choice", big, INTENT_EXAMPLES, lexicon=lex)
-    print(f"{LARGER_MODEL}: intent accuracy {big_reads.correct.mean():.0%}, "
-          f"fallbacks {big_reads.fallback.notna().mean():.0%}")
-    big.unload()
+    def larger_reads(big):
+        out = {p: evaluate_intents(catalog, p, big, examples, lexicon=lex) for p in ("llm-choice", "llm-json")}
+        return pd.DataFrame([{"model": str(LARGER_MODEL), "policy": p, "examples": len(df), "accuracy": df.correct.mean(),
+                              "fallback_rate": df.fallback.notna().mean(), "seconds_per_message": df.seconds.mean()}
+                             for p, df in out.items()])
+
+    if str(LARGER_MODEL).endswith(".gguf"):
+        from recnb.models.llamacpp import serve
+        from recnb.models.openai_http import OpenAICompatibleLLM
+
+        with serve(str(LARGER_MODEL)) as url:
+            big_table = larger_reads(OpenAICompatibleLLM(url, tokenizer=str(LARGER_MODEL)))
+    else:
+        big = recnb.load_llm(LARGER_MODEL, device="auto")
+        big_table = larger_reads(big)
+        big.unload()
+    display(pd.concat([summary.assign(model="smollm2-135m"), big_table], ignore_index=True))
 else:
     print("LARGER_MODEL is not set: skipped.")
 

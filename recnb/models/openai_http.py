@@ -23,6 +23,7 @@ import os
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -68,19 +69,25 @@ def _chat_messages(prompt: str) -> list | None:
 
 
 def _load_tokenizer(tokenizer):
+    """A tokenizer object from a bundled name, a Hugging Face id or folder, or a ``.gguf`` file (its own vocabulary)."""
     if tokenizer is None or not isinstance(tokenizer, str):
         return tokenizer
     from transformers import AutoTokenizer
 
     from recnb.models.llm import BUNDLED_LLMS, exported_dir
 
+    if tokenizer.endswith(".gguf"):  # the file a llama.cpp server serves carries its tokenizer and chat template
+        path = Path(tokenizer)
+        if not path.is_file():
+            raise FileNotFoundError(f"tokenizer={tokenizer!r}: no such GGUF file")
+        return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     return AutoTokenizer.from_pretrained(str(exported_dir(tokenizer)) if tokenizer in BUNDLED_LLMS else tokenizer)
 
 
 class OpenAICompatibleLLM(LLM):
     """A model served over the OpenAI API (``base_url`` like ``http://host:8000/v1``).
 
-    tokenizer: the served model's tokenizer (an object, a Hugging Face id, or ``"smollm2-135m"``)
+    tokenizer: the served model's tokenizer (an object, a Hugging Face id, ``"smollm2-135m"``, or the served ``.gguf`` file)
     for chat formatting and exact token counts. Without it, chat formatting is unavailable
     (use :meth:`chat`) and token counts come from the server's tokenize endpoint when it has one.
     """

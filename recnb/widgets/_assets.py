@@ -62,12 +62,18 @@ class KitWidget(anywidget.AnyWidget):
     """
 
     _asset_name: str | None = None
+    #: shared front-end files put in front of the widget's own module, e.g. ``("_cards.js",)``.
+    #: anywidget loads one module per widget from a string, where a relative import cannot
+    #: resolve; the joined text is a string, so those widgets reload on kernel restart, not live.
+    _esm_prelude: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs):
         name = cls.__dict__.get("_asset_name")
         if name:
             if "_esm" not in cls.__dict__:
-                cls._esm = asset(f"{name}.js")
+                own = asset(f"{name}.js")
+                cls._esm = "\n".join(asset(p).read_text() for p in (*cls._esm_prelude, f"{name}.js")) \
+                    if cls._esm_prelude else own
             if "_css" not in cls.__dict__ and has_asset(f"{name}.css"):
                 cls._css = asset(f"{name}.css")
         # anywidget turns Path values of _esm/_css into (optionally watched) file contents.

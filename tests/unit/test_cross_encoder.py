@@ -170,3 +170,18 @@ def test_kit_passes_over_models_that_failed_the_known_answer_check(tmp_path, mon
         assert latest_trained()["name"] == "new-full"  # only failing ones left: used, with a warning
     monkeypatch.delenv("RECNB_CROSS_ENCODER_MODE")
     assert latest_trained()["name"] == "tiny"
+
+
+def test_a_full_model_trained_on_this_machine_finds_the_known_answer(monkeypatch):
+    """`make bench` trains the full-size model; the one "kit" would load must pass the contract's check too.
+
+    (The suite itself pins the tiny model; a clean checkout has no full one and skips this.)
+    """
+    from recnb.scores.cross_encoder_training import synthetic_check
+
+    monkeypatch.setenv("RECNB_CROSS_ENCODER_MODE", "full")
+    info = latest_trained()
+    if info is None:
+        pytest.skip("no full-mode cross-encoder trained on this machine (make bench trains one)")
+    check = synthetic_check(load_cross_encoder(info["path"]))
+    assert check["passed"], f"{info['name']}: mean AUC {check['mean_auc']} on the synthetic catalog"

@@ -34,6 +34,17 @@ def test_assets_found_from_checkout():
     assert RankedList._esm and "recnb-ranked-list" in str(RankedList._css)
 
 
+def test_list_widgets_share_one_card_module():
+    """ranked_list and compare_rankings draw cards with _cards.js, put in front of their own module."""
+    from recnb.widgets.compare_rankings import CompareRankings
+
+    shared = asset("_cards.js").read_text()
+    assert "export" not in shared  # helpers only: each widget's own module has the one export
+    for widget, own in ((RankedList, "ranked_list.js"), (CompareRankings, "compare_rankings.js")):
+        assert widget._esm.startswith(shared) and widget._esm.endswith(asset(own).read_text())
+        assert widget._esm.count("export default") == 1 and "function itemCard(" not in asset(own).read_text()
+
+
 def test_missing_asset_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(_assets, "_CANDIDATES", (tmp_path / "pkg", tmp_path / "repo"))
     with pytest.raises(WidgetAssetsNotFound, match="nope.js") as err:

@@ -1,4 +1,4 @@
-"""Retrieval and reranking: encoding throughput, exact vs HNSW search, rerank latency, the NDCG table.
+"""Retrieval: encoding throughput, exact vs HNSW vs IVF search at catalog size and at 1M vectors.
 
     python -m benchmarks.run --only retrieval          # full: whole catalog, 1M synthetic vectors
     python -m benchmarks.run --only retrieval --tiny   # smoke run: 1,000 items, 100k vectors
@@ -11,9 +11,8 @@
   median single-query latency for exact (IndexFlatIP), HNSW and IVF-Flat, their recall@10 against
   exact, with an efSearch / nprobe sweep. The HNSW build parameters are chosen to fit a couple of
   minutes on 2 cores; at 1M that graph is poor, and IVF (about a minute to build) is the contrast.
-* rerank: latency of the kit's cross-encoder on 50 (profile, description) pairs.
-* ndcg: NDCG@10 on held-out users, bi-encoder top-50 vs BM25 / untrained head / trained
-  cross-encoder reranking it (trained first if the cache has no model for this config).
+
+The cross-encoder (training, rerank latency, the NDCG table) is the ``reranking`` section.
 
 The machine is shared: the 1-minute load average at start and end is recorded beside the numbers.
 """
@@ -131,9 +130,7 @@ def run(tiny: bool = False) -> dict:
 
     import recnb
     from recnb.candidates.embeddings import EmbeddingCache
-    from recnb.scores.cross_encoder import predict_logits
-    from recnb.scores.cross_encoder_training import (TrainingConfig, evaluate_reranking, fresh_head, likes_text,
-                                                     train_cross_encoder, training_catalog)
+    from recnb.scores.cross_encoder_training import likes_text
 
     results: dict = {"load_average_start": _load(), "torch_threads": torch.get_num_threads()}
     ds = recnb.load_dataset("movielens-small")
@@ -199,39 +196,6 @@ def run(tiny: bool = False) -> dict:
         gc.collect()
         _partial(results, tiny)
 
-    # -- the cross-encoder: train (or reload), rerank latency, NDCG table -----------------------------
-    config = TrainingConfig.tiny() if tiny else TrainingConfig.full()
-    catalog = training_catalog(ds.items, split.train, config.catalog_items)
-    from recnb.candidates.retriever import DenseRetriever
-
-    retriever = DenseRetriever(catalog, encoder, progress=False)
-    trained = train_cross_encoder(config, ds, split, encoder=encoder, retriever=retriever, progress=False)
-    results["cross_encoder"] = {k: trained.info.get(k) for k in ("name", "pairs", "pairs_by_kind", "train_users",
-                                                                 "seconds_train", "load_average", "reloaded",
-                                                                 "synthetic_contract")}
-    results["cross_encoder"]["hard_negatives_from"] = config.hard_from
-    users = trained.info["heldout_users"]
-    texts_of = dict(zip(catalog["item_id"], catalog["description"].fillna("")))
-    latencies = []
-    for u in users[:20]:
-        text = likes_text(catalog, split.history(u))
-        top = retriever.search(text, k=50)["item_id"].tolist()
-        pairs = [(text, texts_of[i]) for i in top]
-        t = time.perf_counter()
-        predict_logits(trained.model, pairs)
-        latencies.append(time.perf_counter() - t)
-    results["rerank_50"] = {"median_ms": round(1000 * float(np.median(latencies)), 1),
-                            "pairs_per_s": round(50 / float(np.median(latencies)), 1), "queries": len(latencies),
-                            "max_length": config.max_length}
-    print(f"[retrieval] rerank: {results['rerank_50']}", flush=True)
-    _partial(results, tiny)
-
-    summary, _ = evaluate_reranking(
-        {"cross-encoder (trained)": trained.model,
-         "cross-encoder (untrained head)": fresh_head(config.max_length, config.seed)},
-        users, ds, split, retriever=retriever, catalog=catalog, depth=50, k=10, progress=False)
-    results["ndcg_at_10"] = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
-                             for r in summary.to_dict("records")]
     results["load_average_end"] = _load()
     results["complete"] = True
     return results

@@ -46,7 +46,9 @@ def load() -> dict:
 
 
 def _finite(value):
-    """NaN / inf -> None: results.json stays strict JSON that any reader can parse."""
+    """NaN / inf -> None: results.json stays strict JSON that any reader can parse (numpy scalars -> numbers)."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        value = value.item()
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return None
     if isinstance(value, dict):
@@ -58,8 +60,7 @@ def _finite(value):
 
 def save(results: dict) -> None:
     tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_finite(json.loads(json.dumps(results, default=float))), indent=2, sort_keys=True,
-                              allow_nan=False) + "\n")
+    tmp.write_text(json.dumps(_finite(results), indent=2, sort_keys=True, allow_nan=False) + "\n")
     os.replace(tmp, RESULTS)
     REPORT.write_text(render_markdown(results))
 

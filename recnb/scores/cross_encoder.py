@@ -60,26 +60,41 @@ def latest_trained(prefer: str = "full") -> dict | None:
 
     ``$RECNB_CROSS_ENCODER_MODE`` ("tiny" / "full") takes only models of that mode: the test suite
     sets "tiny", so its results do not depend on what ``make bench`` has trained on the machine.
-    Models whose training run failed the synthetic known-answer check (``synthetic_contract`` in
-    their info) are passed over while another model exists; when only failing ones are left, the
-    newest is used with a warning.
+    Models that fail the synthetic known-answer check (``synthetic_contract`` in their info,
+    recorded at training; run once and recorded here for models trained before that existed)
+    are passed over while another model passes; when none passes, the newest is used with a warning.
     """
     models = trained_models()
     only = os.environ.get("RECNB_CROSS_ENCODER_MODE")
     if only:
         models = [m for m in models if m.get("mode") == only]
-    passing = [m for m in models if m.get("synthetic_contract", {}).get("passed", True)]
-    if models and not passing:
-        import warnings
+    if not models:
+        return None
+    for m in sorted(models, key=lambda m: m.get("mode") != prefer):  # stable: newest first within each group
+        if _known_answer_check(m)["passed"]:
+            return m
+    import warnings
 
-        check = models[0]["synthetic_contract"]
-        warnings.warn(f"every kit-trained cross-encoder failed the synthetic known-answer check; using "
-                      f"{models[0]['name']} (mean AUC {check['mean_auc']:.2f} < {check['min_auc']}). Retrain it.",
-                      stacklevel=2)
-        return models[0]
-    if only:
-        return passing[0] if passing else None
-    return next((m for m in passing if m.get("mode") == prefer), passing[0] if passing else None)
+    check = models[0]["synthetic_contract"]
+    warnings.warn(f"every kit-trained cross-encoder failed the synthetic known-answer check; using "
+                  f"{models[0]['name']} (mean AUC {check['mean_auc']:.2f} < {check['min_auc']}). Retrain it.",
+                  stacklevel=2)
+    return models[0]
+
+
+def _known_answer_check(info: dict) -> dict:
+    """The model's recorded synthetic check; run and written into its info file when missing."""
+    if "synthetic_contract" not in info:
+        from recnb.scores.cross_encoder_training import synthetic_check
+
+        info["synthetic_contract"] = synthetic_check(load_cross_encoder(info["path"]))
+        path = Path(info["path"]) / TRAINING_INFO
+        try:
+            recorded = json.loads(path.read_text())
+            path.write_text(json.dumps({**recorded, "synthetic_contract": info["synthetic_contract"]}, indent=2))
+        except (OSError, ValueError):  # a read-only cache still gets the answer, just not kept
+            pass
+    return info["synthetic_contract"]
 
 
 @contextlib.contextmanager

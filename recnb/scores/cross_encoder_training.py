@@ -55,6 +55,9 @@ class TrainingConfig:
     positives_per_user: int = 6
     hard_negatives: int = 1  #: per positive, from the bi-encoder's top results the user did not like
     random_negatives: int = 1  #: per positive, from items the user never rated
+    #: per positive, the same item under the profile of a dissimilar training user who did not
+    #: like it: the only negatives that differ from a positive in the query alone
+    query_swap_negatives: int = 1
     hard_pool: int = 50
     #: "rated": hard negatives among items the user rated < 4; "unrated": the bi-encoder's top
     #: ``hard_pool`` results the user did not like, unseen ones included (false negatives; kept to show why not)
@@ -150,11 +153,15 @@ def split_users(split, items: pd.DataFrame, config: TrainingConfig) -> tuple[lis
 
 
 def build_pairs(split, catalog: pd.DataFrame, retriever, users: list, config: TrainingConfig) -> pd.DataFrame:
-    """(user_id, query, item_id, text, label, kind) rows; kind is positive / hard / random."""
+    """(user_id, query_user, query, item_id, text, label, kind) rows; kind is positive / hard / random / swap.
+
+    A "swap" row belongs to the user whose positive item it reuses; its query is the profile of
+    ``query_user``, another training user (every other row's query is the user's own profile).
+    """
     rng = np.random.default_rng(config.seed + 1)
     text_of = dict(zip(catalog["item_id"].tolist(), catalog["description"].fillna("").astype(str).tolist()))
     all_ids = catalog["item_id"].to_numpy()
-    rows = []
+    rows, queries, positives, liked_by = [], {}, {}, {}
     for u in users:
         hist = split.history(u)
         before, window = hist.iloc[: -config.target_window], hist.iloc[-config.target_window:]
@@ -181,9 +188,24 @@ def build_pairs(split, catalog: pd.DataFrame, retriever, users: list, config: Tr
             (rng.permutation(hard_pool)[:n_hard].tolist() if hard_pool else [])
         unrated = all_ids[~np.isin(all_ids, list(rated))]
         rand = rng.choice(unrated, size=min(len(unrated), config.random_negatives * len(pos)), replace=False).tolist()
+        queries[u], positives[u], liked_by[u] = query, pos, liked_all
         for kind, ids, label in (("positive", pos, 1.0), ("hard", hard, 0.0), ("random", rand, 0.0)):
-            rows += [dict(user_id=u, query=query, item_id=int(i), text=text_of[int(i)], label=label, kind=kind) for i in ids]
-    return pd.DataFrame(rows, columns=["user_id", "query", "item_id", "text", "label", "kind"])
+            rows += [dict(user_id=u, query_user=u, query=query, item_id=int(i), text=text_of[int(i)], label=label, kind=kind)
+                     for i in ids]
+    # Query-swap negatives: without them every negative is a different item, and a model can
+    # score items well without reading the profile at all (popular, richly described items are
+    # liked more often). A liked item under a dissimilar user's profile teaches that the query matters.
+    if config.query_swap_negatives and len(queries) > 1:
+        order = list(queries)
+        vecs = retriever.cache.encode([queries[u] for u in order], progress=False)
+        sim = vecs @ vecs.T
+        for a, u in enumerate(order):
+            others = [order[b] for b in np.argsort(sim[a], kind="stable") if order[b] != u]  # least similar first
+            for i in positives[u]:
+                takers = [v for v in others if i not in liked_by[v]][: config.query_swap_negatives]
+                rows += [dict(user_id=u, query_user=v, query=queries[v], item_id=int(i), text=text_of[int(i)], label=0.0,
+                              kind="swap") for v in takers]
+    return pd.DataFrame(rows, columns=["user_id", "query_user", "query", "item_id", "text", "label", "kind"])
 
 
 # -- models ----------------------------------------------------------------------------------------

@@ -42,7 +42,22 @@ class RandomRanker(Ranker):
     def _score(self, query: Query, candidates: np.ndarray) -> np.ndarray:
         # crc32, not hash(): str hashes are salted per process, and reruns must agree
         uid = zlib.crc32(str(query.user_id).encode())
-        return np.array([np.random.default_rng([self.seed, uid, int(c) & 0xFFFFFFFF]).random() for c in candidates.tolist()])
+        key = (np.uint64(self.seed) << np.uint64(32)) | np.uint64(uid)
+        return _uniform(key, candidates.astype(np.int64).astype(np.uint64))
+
+
+def _uniform(key: np.uint64, ids: np.ndarray) -> np.ndarray:
+    """A uniform [0, 1) draw per (key, id), vectorised: the splitmix64 finaliser of key and id.
+
+    A numpy Generator seeded per candidate did the same at ~27 us each (248 ms per user over a
+    9,066-item catalog); this mixes all ids at once with the same per-pair determinism.
+    """
+    with np.errstate(over="ignore"):  # wrap-around multiplication is the point
+        x = key * np.uint64(0x9E3779B97F4A7C15) + ids
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 register(RankerSpec("popularity", lambda res: PopularityRanker(), description="interaction counts"))

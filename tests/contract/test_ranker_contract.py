@@ -125,3 +125,20 @@ def test_finds_the_known_answer(fitted, catalog):
         f"{spec.name}: mean AUC {np.mean(aucs):.3f} outside [{spec.contract_min_auc}, {spec.contract_max_auc}];"
         f" per user {np.round(aucs, 2)}"
     )
+
+
+def test_the_cross_encoder_kit_would_load_here_finds_the_known_answer(monkeypatch):
+    """Outside the suite "kit" loads the newest full model `make bench` trained, if it passes this check.
+
+    The suite pins the tiny model (tests/conftest.py); this test unpins it, so a full model on this
+    machine is checked too (a clean checkout has none and checks the tiny one again).
+    """
+    from recnb.scores.cross_encoder import latest_trained, load_cross_encoder
+    from recnb.scores.cross_encoder_training import synthetic_check
+
+    monkeypatch.delenv("RECNB_CROSS_ENCODER_MODE", raising=False)
+    info = latest_trained()
+    if info is None:
+        pytest.skip("no kit-trained cross-encoder on this machine")
+    check = synthetic_check(load_cross_encoder(info["path"]))
+    assert check["passed"], f"{info['name']} ({info.get('mode')}): mean AUC {check['mean_auc']} on the synthetic catalog"

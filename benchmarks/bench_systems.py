@@ -79,7 +79,8 @@ def _backends(llm):
         except Exception as exc:
             out[f"OpenAI-compatible server {url}"] = (None, "llm-choice", f"{type(exc).__name__}: {exc}")
     else:
-        out["OpenAI-compatible server"] = (None, "llm-choice", "no server configured (set RECNB_LLM_SERVER)")
+        out["OpenAI-compatible server"] = (None, "llm-choice", "no remote server configured (set RECNB_LLM_SERVER); "
+                                           "a loopback llama.cpp server is measured in the systems_server section")
     return out
 
 

@@ -61,5 +61,9 @@ def _uniform(key: np.uint64, ids: np.ndarray) -> np.ndarray:
 
 
 register(RankerSpec("popularity", lambda res: PopularityRanker(), description="interaction counts"))
-register(RankerSpec("random", lambda res: RandomRanker(), contract_min_auc=0.25, contract_max_auc=0.75, description="seeded uniform scores",
+# The contract scores 3 users with 4 relevant vs 4 other candidates: a random ranker's mean AUC there
+# has a standard deviation of about 0.125, so the band is 3 of them either side of 0.5 (a 2-sd band
+# fails for about 1 seed in 20). tests/unit/test_leaderboard.py checks the draws over many users.
+register(RankerSpec("random", lambda res: RandomRanker(), contract_min_auc=0.125, contract_max_auc=0.875,
+                    description="seeded uniform scores",
                     tags=("reference",)))

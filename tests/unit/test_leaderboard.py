@@ -101,3 +101,23 @@ def test_evaluate_without_refit(protocol):
     r = PopularityRanker().fit(protocol.train, protocol.dataset.items)
     run = evaluate(r, protocol, fit=False, n_users=4)
     assert run.fit_seconds < 1.0 and run.n_users == 4
+
+
+def test_random_scores_are_uniform_independent_and_order_free():
+    """Over many users the random ranker is what its contract band assumes: AUC 0.5, no structure."""
+    import pandas as pd
+    from scipy.stats import kstest
+
+    from recnb.evaluation.synthetic import auc
+    from recnb.scores.base import Query
+
+    ids = np.arange(1, 401)
+    r = RandomRanker().fit(None, pd.DataFrame({"item_id": ids, "title": [f"t{i}" for i in ids]}))
+    s = np.stack([r.score(Query(user_id=u), ids) for u in range(300)])
+    assert kstest(s.ravel(), "uniform").pvalue > 1e-3 and abs(s.mean() - 0.5) < 0.01
+    assert abs(np.corrcoef(s[:, :-1].ravel(), s[:, 1:].ravel())[0, 1]) < 0.02  # neighbouring ids
+    assert abs(np.corrcoef(s[:-1].ravel(), s[1:].ravel())[0, 1]) < 0.02  # neighbouring users
+    aucs = [auc(row, list(ids), set(ids[:200].tolist())) for row in s]
+    assert abs(np.mean(aucs) - 0.5) < 0.01
+    np.testing.assert_array_equal(r.score(Query(user_id=7), ids[::-1]), s[7][::-1])  # per (user, item), not per position
+

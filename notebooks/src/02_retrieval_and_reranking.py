@@ -167,10 +167,15 @@ for probe in ["Michael Mann", "a movie about robbing a bank"]:
 # ## 6 · A cross-encoder the kit trains itself
 # Training pairs come from the **training split** only. For each training user, the older part of
 # their history becomes an NL profile and the liked movies among their newest ratings are
-# positives; negatives are (a) **hard**: the bi-encoder's top results for that profile that the
-# user did not like, and (b) random movies they never rated. The model starts from the bundled
-# MiniLM with a fresh one-logit head. It is saved to the cache and reloaded on the next run (same
-# config = same model). Evaluation users are held out: no pair is built from them.
+# positives; negatives are (a) **hard**: movies the user rated below 4 that the bi-encoder ranks
+# closest to the profile (seen and not liked: the bi-encoder's top *unseen* results would mostly be
+# movies the user simply never met, and a model trained on them learns to rank close matches down),
+# (b) random movies they never rated, and (c) **query swaps**: one of their liked movies under the
+# profile of a dissimilar training user, so that the model has to read the profile. The model
+# starts from the bundled MiniLM with a fresh one-logit head. It is saved to the cache and reloaded
+# on the next run (same config = same model). Evaluation users are held out: no pair is built from
+# them. Each training run also records the shared contract's known-answer check on the synthetic
+# catalog (`info["synthetic_contract"]`).
 
 # %%
 trained = train_cross_encoder(config, ds, split, encoder=encoder, retriever=retriever)
@@ -179,6 +184,7 @@ print(f"{info['name']}: {'reloaded from the cache' if info['reloaded'] else 'tra
       f"{info['pairs']:,} pairs {info['pairs_by_kind']} from {info['train_users']} users; "
       f"training took {info['seconds_train']:.1f} s on {info['torch_threads']} threads "
       f"(load average {info.get('load_average')}); skipped users: {info['skipped_users']}")
+print("known-answer check on the synthetic catalog:", info.get("synthetic_contract", "not recorded"))
 if trained.pairs is not None:
     display(trained.pairs.groupby("kind").head(2)[["kind", "query", "text", "label"]])
 

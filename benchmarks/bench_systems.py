@@ -29,6 +29,30 @@ def _records(frame, n=4):
     return out
 
 
+def intent_row(catalog, policy: str, llm, examples, lex) -> dict:
+    """Intent reading on the labelled messages: accuracy, fallback rate, seconds per message."""
+    from recnb.systems.conversation import evaluate_intents
+
+    df = evaluate_intents(catalog, policy, llm, examples, lexicon=lex)
+    return {"policy": policy, "examples": len(df), "accuracy": _round(df.correct.mean()),
+            "fallback_rate": _round(df.fallback.notna().mean()), "mean_s": _round(df.seconds.mean())}
+
+
+def simulator_row(catalog, llm, policy: str, lex, targets, hist, profiles, k: int, max_turns: int) -> dict:
+    """The user simulator for one policy: success@k by turn, turns to success, difference from one-shot."""
+    from recnb.systems.conversation import ConversationalRecommender
+    from recnb.systems.simulator import evaluate
+
+    res = evaluate(lambda exclude: ConversationalRecommender(catalog, llm, policy=policy, lexicon=lex, exclude=exclude),
+                   catalog, targets, hist, profiles, k=k, max_turns=max_turns)
+    per = res["per_user"]
+    return {"users": len(per), "k": k, "max_turns": max_turns, "success": _records(res["success"]),
+            "turns_to_success": _records(res["turns"]),
+            "conversational_minus_one_shot": {kk: _round(v) for kk, v in res["difference_vs_one_shot"].items()},
+            "fallbacks_per_turn": _round(per.fallbacks.sum() / max(1, sum(e.turns for e in res["episodes"]))),
+            "mean_s_per_episode": _round(per.seconds.mean())}
+
+
 def _catalog(ds, split, tiny: bool, targets=()):
     from recnb.systems.catalog import ItemCatalog
 
@@ -86,11 +110,10 @@ def _backends(llm):
 
 def run(tiny: bool = False) -> dict:
     import recnb
-    from recnb.systems.conversation import ConversationalRecommender, evaluate_intents
     from recnb.systems.injection import DEFENCE_CONFIGS, run_injection_eval
     from recnb.systems.nlu import INTENT_EXAMPLES, TOOL_REQUESTS, Lexicon, rule_tool_call
     from recnb.systems.rag import FIXED_REQUESTS, RAGRecommender, run_hallucination_eval
-    from recnb.systems.simulator import evaluate, pick_targets
+    from recnb.systems.simulator import pick_targets
     from recnb.systems.tools import ToolBox, call_with_model
     from recnb.text.profile import Profile, profile_for_user
     import torch
@@ -149,12 +172,8 @@ def run(tiny: bool = False) -> dict:
 
     # 5. who reads intents: rules vs the LLM policies on the labelled set
     examples = INTENT_EXAMPLES[::5] if tiny else INTENT_EXAMPLES
-    intents = []
-    for policy in ("rules", "llm-choice", "llm-json"):
-        df = evaluate_intents(catalog, policy, None if policy == "rules" else llm, examples, lexicon=lex)
-        intents.append({"policy": policy, "examples": len(df), "accuracy": _round(df.correct.mean()),
-                        "fallback_rate": _round(df.fallback.notna().mean()), "mean_s": _round(df.seconds.mean())})
-    results["intents"] = intents
+    results["intents"] = [intent_row(catalog, policy, None if policy == "rules" else llm, examples, lex)
+                          for policy in ("rules", "llm-choice", "llm-json")]
 
     # 6. the user simulator: conversational (rules, and llm-choice on fewer people) vs one-shot retrieval
     hist = {t.user_id: split.train.item_id[split.train.user_id == t.user_id].tolist() for t in targets}
@@ -163,15 +182,7 @@ def run(tiny: bool = False) -> dict:
     k, T = 5, (4 if tiny else 6)
     sim = {}
     for policy, who in (("rules", targets), ("llm-choice", targets[: (2 if tiny else 20)])):
-        res = evaluate(lambda exclude, p=policy: ConversationalRecommender(catalog, None if p == "rules" else llm, policy=p,
-                                                                          lexicon=lex, exclude=exclude),
-                       catalog, who, hist, profiles, k=k, max_turns=T)
-        per = res["per_user"]
-        sim[policy] = {"users": len(per), "k": k, "max_turns": T, "success": _records(res["success"]),
-                       "turns_to_success": _records(res["turns"]), "conversational_minus_one_shot": {
-                           kk: _round(v) for kk, v in res["difference_vs_one_shot"].items()},
-                       "fallbacks_per_turn": _round(per.fallbacks.sum() / max(1, sum(e.turns for e in res["episodes"]))),
-                       "mean_s_per_episode": _round(per.seconds.mean())}
+        sim[policy] = simulator_row(catalog, None if policy == "rules" else llm, policy, lex, who, hist, profiles, k, T)
     results["simulator"] = sim
     results["simulator_note"] = ("The simulator's phrasings share vocabulary with the rule reader: success rates measure the "
                                  "dialogue policy and retrieval it drives, not understanding of real people's language.")

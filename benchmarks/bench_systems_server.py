@@ -22,7 +22,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from benchmarks.bench_systems import _catalog, _latency, _records, _round
+from benchmarks.bench_systems import _catalog, _latency, intent_row, simulator_row
 
 
 def _describe(path: Path) -> dict:
@@ -58,9 +58,8 @@ def run(tiny: bool = False) -> dict:
     import recnb
     from recnb.models.llamacpp import serve
     from recnb.models.openai_http import OpenAICompatibleLLM
-    from recnb.systems.conversation import ConversationalRecommender, evaluate_intents
     from recnb.systems.nlu import INTENT_EXAMPLES, Lexicon
-    from recnb.systems.simulator import evaluate, pick_targets
+    from recnb.systems.simulator import pick_targets
     from recnb.text.profile import Profile, profile_for_user
 
     ds = recnb.load_dataset("movielens-small")
@@ -82,22 +81,10 @@ def run(tiny: bool = False) -> dict:
             llm.generate(llm.chat_prompt("hi"), max_new_tokens=2)  # warm-up: the server loads lazily
             backends = {label: (llm, "llm-choice", None), f"{label} ": (llm, "llm-json", None)}
             results["latency_per_turn"] += [{**r, "backend": r["backend"].strip()} for r in _latency(catalog, lex, backends)]
-            for policy in ("llm-choice", "llm-json"):
-                df = evaluate_intents(catalog, policy, llm, examples, lexicon=lex)
-                results["intents"].append({"model": label, "policy": policy, "examples": len(df),
-                                           "accuracy": _round(df.correct.mean()),
-                                           "fallback_rate": _round(df.fallback.notna().mean()),
-                                           "mean_s": _round(df.seconds.mean())})
-            res = evaluate(lambda exclude: ConversationalRecommender(catalog, llm, policy="llm-choice", lexicon=lex,
-                                                                     exclude=exclude),
-                           catalog, targets, hist, profiles, k=k, max_turns=T)
-            per = res["per_user"]
-            results["simulator"].append({
-                "model": label, "policy": "llm-choice", "users": len(per), "k": k, "max_turns": T,
-                "success": _records(res["success"]),
-                "conversational_minus_one_shot": {kk: _round(v) for kk, v in res["difference_vs_one_shot"].items()},
-                "fallbacks_per_turn": _round(per.fallbacks.sum() / max(1, sum(e.turns for e in res["episodes"]))),
-                "mean_s_per_episode": _round(per.seconds.mean())})
+            results["intents"] += [{"model": label, **intent_row(catalog, policy, llm, examples, lex)}
+                                   for policy in ("llm-choice", "llm-json")]
+            results["simulator"].append({"model": label, "policy": "llm-choice",
+                                         **simulator_row(catalog, llm, "llm-choice", lex, targets, hist, profiles, k, T)})
             print(f"[systems_server] {label}: {results['intents'][-2:]} {results['simulator'][-1]['conversational_minus_one_shot']}",
                   flush=True)
     if len(results["models"]) == 1:

@@ -245,6 +245,20 @@ class LocalLLM(LLM):
     def _encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    def _prefix_ids(self, prefix: str) -> list[int]:
+        ids = self._encode(prefix)
+        if not ids:
+            raise ValueError("score() needs a non-empty prefix")
+        if len(ids) >= self.context_window:
+            raise ValueError(f"prefix is {len(ids)} tokens, over the model's {self.context_window}-token window; truncate it")
+        return ids
+
+    def _remember(self, prefix: str, state) -> None:
+        self.stats["prefix_cache_misses"] += 1
+        self._prefix_cache[prefix] = state
+        while len(self._prefix_cache) > self._prefix_cache_size:
+            self._prefix_cache.popitem(last=False)
+
     def _prefix_state(self, prefix: str):
         """(cache, last-position log-probs, prefix length), reusing a recent identical prefix."""
         import torch
@@ -253,54 +267,102 @@ class LocalLLM(LLM):
             self._prefix_cache.move_to_end(prefix)
             self.stats["prefix_cache_hits"] += 1
             return self._prefix_cache[prefix]
-        ids = self._encode(prefix)
-        if not ids:
-            raise ValueError("score() needs a non-empty prefix")
-        if len(ids) >= self.context_window:
-            raise ValueError(f"prefix is {len(ids)} tokens, over the model's {self.context_window}-token window; truncate it")
+        ids = self._prefix_ids(prefix)
         with torch.inference_mode():
             out = self.model(torch.tensor([ids], device=self.model.device), use_cache=True, **self._last_logits_kw)
-        kv = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
-        state = (kv, torch.log_softmax(out.logits[0, -1].float(), -1), len(ids))
-        self.stats["prefix_cache_misses"] += 1
-        self._prefix_cache[prefix] = state
-        while len(self._prefix_cache) > self._prefix_cache_size:
-            self._prefix_cache.popitem(last=False)
+        state = (_cache_of(out), torch.log_softmax(out.logits[0, -1].float(), -1), len(ids))
+        self._remember(prefix, state)
         return state
 
     def clear_prefix_cache(self) -> None:
         """Forget cached prefixes (after the weights change, or to time a new user's cost)."""
         self._prefix_cache.clear()
 
-    def _rows_after_prefix(self, cache, plen: int, seqs: dict, batch_size: int):
-        """Yield ``(key, log-probs)`` for each token sequence in ``seqs`` read right after the cached prefix.
+    def _packable(self) -> bool:
+        return getattr(self.model.config, "_attn_implementation", "sdpa") in self._PACKABLE
 
-        ``log-probs`` has one row per token of the sequence: the next-token distribution after it.
-        Sequences are packed side by side into one row per forward pass: each token attends to the
-        prefix and to the earlier tokens of its own sequence only (a block-diagonal 4-D mask, with
-        position ids restarting at the prefix's end). No padding and no per-sequence copy of the
-        prefix's KV cache: on a 2-core CPU 20 titles after a 206-token prompt take half the time of
-        length-bucketed padded batches. Attention kernels that take no custom mask (flash-attention)
-        get padded batches on copies of the cache instead.
+    def _packed_mask(self, plen: int, chunk: list, seqs: dict, with_prefix: bool):
+        """(position ids, 4-D mask) for ``chunk``'s sequences packed side by side after a ``plen``-token prefix.
+
+        A token sees the prefix and the earlier tokens of its own sequence (block-diagonal), and
+        its position restarts at the prefix's end. ``with_prefix``: the prefix's own tokens are
+        in the row too (their rows are plainly causal); otherwise they come from the KV cache.
+        """
+        import torch
+
+        dev = self.model.device
+        seg = torch.tensor([-1] * plen + [n for n, k in enumerate(chunk) for _ in seqs[k]], device=dev)
+        pos = torch.cat([torch.arange(plen, device=dev),
+                         torch.tensor([plen + j for k in chunk for j in range(len(seqs[k]))], dtype=torch.long, device=dev)])
+        if not with_prefix:
+            q_seg, q_pos = seg[plen:], pos[plen:]
+        else:
+            q_seg, q_pos = seg, pos
+        mask = (pos[None, :] <= q_pos[:, None]) & ((seg[None, :] == q_seg[:, None]) | (seg[None, :] == -1))
+        mask = mask[None, None]
+        if getattr(self.model.config, "_attn_implementation", "sdpa") == "eager":  # eager adds the mask to the scores
+            mask = torch.zeros(mask.shape, dtype=self.model.dtype, device=dev).masked_fill(~mask, torch.finfo(self.model.dtype).min)
+        return q_pos[None], mask
+
+    def _prefix_and_rows(self, prefix: str, seqs: dict, batch_size: int):
+        """(first log-probs, iterator of ``(key, log-probs)``) for each token sequence in ``seqs`` read after ``prefix``.
+
+        ``first log-probs``: the next-token distribution right after the prefix. ``log-probs`` has one
+        row per token of a sequence: the next-token distribution after it. A prefix not yet cached
+        runs in the same forward pass as the first pack of sequences: one pass over ~400 rows keeps
+        a 2-core CPU's matrix units busier than a ~200-row pass for the prefix and another for the
+        candidates (measured in benchmarks/bench_llm.py). Its KV cache is then cut back to the
+        prefix and kept for the next call.
         """
         import torch
 
         keys = [k for k in seqs if seqs[k]]
-        impl = getattr(self.model.config, "_attn_implementation", "sdpa")
+        if prefix in self._prefix_cache or not keys or not self._packable():
+            cache, first, plen = self._prefix_state(prefix)
+            return first, self._rows_after_prefix(cache, plen, seqs, batch_size)
+        ids = self._prefix_ids(prefix)
+        plen, chunk = len(ids), keys[:batch_size]
+        n = sum(len(seqs[k]) for k in chunk)
+        pos, mask = self._packed_mask(plen, chunk, seqs, with_prefix=True)
+        row = torch.tensor([ids + [t for k in chunk for t in seqs[k]]], device=self.model.device)
+        with torch.inference_mode():
+            out = self.model(row, attention_mask=mask, position_ids=pos, use_cache=True,
+                             **({"logits_to_keep": n + 1} if self._last_logits_kw else {}))
+        logp = torch.log_softmax(out.logits[0, -(n + 1) :].float(), -1)  # the prefix's last token, then the sequences
+        cache = _cache_of(out)
+        cache.crop(-n)  # keep the prefix only (negative: tokens to drop, in every transformers 5.x)
+        self._remember(prefix, (cache, logp[0], plen))
+        rest = {k: seqs[k] for k in keys[batch_size:]}
+
+        def rows():
+            off = 1
+            for k in chunk:
+                yield k, logp[off : off + len(seqs[k])]
+                off += len(seqs[k])
+            yield from self._rows_after_prefix(cache, plen, rest, batch_size)
+
+        return logp[0], rows()
+
+    def _rows_after_prefix(self, cache, plen: int, seqs: dict, batch_size: int):
+        """Yield ``(key, log-probs)`` for each token sequence in ``seqs`` read right after the cached prefix.
+
+        Sequences are packed side by side into one row per forward pass (``_packed_mask``): no
+        padding and no per-sequence copy of the prefix's KV cache: on a 2-core CPU 20 titles after
+        a 206-token prompt take half the time of length-bucketed padded batches. Attention kernels
+        that take no custom mask (flash-attention) get padded batches on copies of the cache instead.
+        """
+        import torch
+
+        keys = [k for k in seqs if seqs[k]]
         dev = self.model.device
-        if impl in self._PACKABLE:
+        if self._packable():
             for start in range(0, len(keys), batch_size):
                 chunk = keys[start : start + batch_size]
                 ids = [t for k in chunk for t in seqs[k]]
-                seg = torch.tensor([n for n, k in enumerate(chunk) for _ in seqs[k]], device=dev)
-                pos = torch.tensor([plen + j for k in chunk for j in range(len(seqs[k]))], device=dev)
-                own = (seg[:, None] == seg[None, :]) & (pos[:, None] >= pos[None, :])
-                mask = torch.cat([torch.ones(len(ids), plen, dtype=torch.bool, device=dev), own], 1)[None, None]
-                if impl == "eager":  # eager attention adds the mask to the scores
-                    mask = torch.zeros(mask.shape, dtype=self.model.dtype, device=dev).masked_fill(~mask, torch.finfo(self.model.dtype).min)
+                pos, mask = self._packed_mask(plen, chunk, seqs, with_prefix=False)
                 kv = copy.deepcopy(cache)  # the forward pass appends to the cache it is given
                 with torch.inference_mode():
-                    logits = self.model(torch.tensor([ids], device=dev), attention_mask=mask, position_ids=pos[None],
+                    logits = self.model(torch.tensor([ids], device=dev), attention_mask=mask, position_ids=pos,
                                         use_cache=True, **{self._cache_kw: kv}).logits[0]
                 logp = torch.log_softmax(logits.float(), -1)
                 off = 0
@@ -337,12 +399,12 @@ class LocalLLM(LLM):
         if any(len(c) == 0 for c in conts):
             raise ValueError("score() got an empty continuation")
         t0 = time.perf_counter()
-        cache, first_logp, plen = self._prefix_state(prefix)
-        totals = np.array([float(first_logp[c[0]]) for c in conts])
-        lengths = np.array([len(c) for c in conts], dtype=float)
         # Token t+1 is predicted after token t, so a continuation's last token is never fed in.
         inputs = {i: c[:-1] for i, c in enumerate(conts) if len(c) > 1}
-        for i, logp in self._rows_after_prefix(cache, plen, inputs, batch_size):
+        first_logp, rows = self._prefix_and_rows(prefix, inputs, batch_size)
+        totals = np.array([float(first_logp[c[0]]) for c in conts])
+        lengths = np.array([len(c) for c in conts], dtype=float)
+        for i, logp in rows:
             toks = torch.tensor(conts[i][1:], device=logp.device)
             totals[i] += float(logp[torch.arange(len(toks), device=logp.device), toks].sum())
         self.stats["score_calls"] += 1
@@ -362,13 +424,13 @@ class LocalLLM(LLM):
             raise ValueError(f"score_choices() takes one-token choices; {bad!r} are not (use score())")
         cols = [c[0] for c in choice_ids]
         t0 = time.perf_counter()
-        cache, first_logp, plen = self._prefix_state(prefix)
         stem_ids = [self._encode(s) for s in stems]
+        first_logp, rows = self._prefix_and_rows(prefix, dict(enumerate(stem_ids)), batch_size)
         out = np.zeros((len(stem_ids), len(cols)))
         for i, ids in enumerate(stem_ids):
             if not ids:
                 out[i] = first_logp[cols].cpu().numpy()
-        for i, logp in self._rows_after_prefix(cache, plen, dict(enumerate(stem_ids)), batch_size):
+        for i, logp in rows:
             out[i] = logp[-1, cols].cpu().numpy()
         self.stats["score_calls"] += 1
         self.stats["scored_continuations"] += len(stem_ids) * len(cols)
@@ -426,3 +488,8 @@ class LocalLLM(LLM):
     def __repr__(self):
         q = f", quantization={self.quantization!r}" if self.quantization else ""
         return f"LocalLLM({self.name!r}, device={self.device!r}{q})"
+
+
+def _cache_of(out):
+    """The KV cache a forward pass returned (``cache`` in transformers >= 5.2x, ``past_key_values`` before)."""
+    return out.cache if getattr(out, "cache", None) is not None else out.past_key_values

@@ -37,10 +37,16 @@ def test_every_scoring_path_matches_one_by_one(llm, monkeypatch, path):
         llm.clear_prefix_cache()
         prefix = llm.chat_prompt("Recommend a movie for a fan of Alien (1979).")
         conts = [" Aliens (1986)", " Yes", " The Thing", " Blade Runner (1982)", " Toy Story 2 (1999)", " Up"]
-        np.testing.assert_allclose(llm.score(prefix, conts, batch_size=4), llm.score_naive(prefix, conts), atol=2e-3)
+        naive = llm.score_naive(prefix, conts)
+        # cold: the prefix runs with the first pack (packed paths), the rest on its cut-back cache; warm: all cached
+        for state in ("cold", "warm"):
+            np.testing.assert_allclose(llm.score(prefix, conts, batch_size=4), naive, atol=2e-3, err_msg=state)
+        assert llm.stats["prefix_cache_hits"] >= 1
         stems = ["", " Aliens (1986)?", " Up?", " The Thing (1982), a horror film?"]
         full = np.array([[llm.score_naive(prefix + s, [c])[0] for c in (" Yes", " No")] for s in stems])
-        np.testing.assert_allclose(llm.score_choices(prefix, stems, [" Yes", " No"], batch_size=3), full, atol=2e-3)
+        llm.clear_prefix_cache()
+        for state in ("cold", "warm"):
+            np.testing.assert_allclose(llm.score_choices(prefix, stems, [" Yes", " No"], batch_size=3), full, atol=2e-3, err_msg=state)
     finally:
         llm.model.set_attn_implementation(impl)
         llm.clear_prefix_cache()

@@ -85,14 +85,7 @@ function render({ model, el: root }) {
     }
   };
 
-  const markSelected = () => {
-    const selected = model.get("selected");
-    root.querySelectorAll(".recnb-cr-card").forEach((node) => {
-      const on = selected !== null && selected !== undefined && node.dataset.itemId === String(selected);
-      node.classList.toggle("recnb-cr-selected", on);
-      node.setAttribute("aria-selected", on ? "true" : "false");
-    });
-  };
+  const markSelected = () => markSelectedCards(root, "recnb-cr", model.get("selected"));
 
   const syncRequest = () => {
     if (document.activeElement !== input) input.value = model.get("request") || "";

@@ -33,15 +33,7 @@ function render({ model, el: root }) {
     root.appendChild(list);
   };
 
-  const markSelected = () => {
-    const selected = model.get("selected");
-    const items = model.get("items") || [];
-    root.querySelectorAll(".recnb-rl-card").forEach((node, i) => {
-      const on = selected !== null && selected !== undefined && items[i] !== undefined && items[i].item_id === selected;
-      node.classList.toggle("recnb-rl-selected", on);
-      node.setAttribute("aria-selected", on ? "true" : "false");
-    });
-  };
+  const markSelected = () => markSelectedCards(root, "recnb-rl", model.get("selected"));
 
   draw();
   model.on("change:items", draw);

@@ -62,19 +62,26 @@ class KitWidget(anywidget.AnyWidget):
     """
 
     _asset_name: str | None = None
-    #: shared front-end files put in front of the widget's own module, e.g. ``("_cards.js",)``.
-    #: anywidget loads one module per widget from a string, where a relative import cannot
-    #: resolve; the joined text is a string, so those widgets reload on kernel restart, not live.
-    _esm_prelude: tuple[str, ...] = ()
+    #: shared front-end parts put in front of the widget's own files, e.g. ``("_cards",)`` for
+    #: ``_cards.js`` and ``_cards.css``. anywidget loads one module per widget from a string,
+    #: where a relative import cannot resolve; the joined text is a string, so those widgets
+    #: reload on kernel restart, not live.
+    _prelude: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs):
         name = cls.__dict__.get("_asset_name")
         if name:
             if "_esm" not in cls.__dict__:
-                own = asset(f"{name}.js")
-                cls._esm = "\n".join(asset(p).read_text() for p in (*cls._esm_prelude, f"{name}.js")) \
-                    if cls._esm_prelude else own
+                cls._esm = _joined(cls._prelude, name, "js")
             if "_css" not in cls.__dict__ and has_asset(f"{name}.css"):
-                cls._css = asset(f"{name}.css")
+                cls._css = _joined(cls._prelude, name, "css")
         # anywidget turns Path values of _esm/_css into (optionally watched) file contents.
         super().__init_subclass__(**kwargs)
+
+
+def _joined(prelude: tuple[str, ...], name: str, ext: str):
+    """The widget's own file (a Path, so anywidget can watch it), or the shared parts and it as one string."""
+    own = asset(f"{name}.{ext}")
+    # a shared module is required; its stylesheet is optional
+    parts = [asset(f"{p}.{ext}") for p in prelude if ext == "js" or has_asset(f"{p}.{ext}")]
+    return "\n".join(p.read_text() for p in (*parts, own)) if parts else own

@@ -25,7 +25,7 @@ class CompareRankings(KitWidget):
     """Columns of ranked cards for one free-text request; ``submit(text)`` or type it in the box."""
 
     _asset_name = "compare_rankings"
-    _esm_prelude = ("_cards.js",)
+    _prelude = ("_cards",)
 
     request = traitlets.Unicode("").tag(sync=True)
     #: The front-end bumps this on Enter / the Rank button, so the same text can be re-run.

@@ -30,7 +30,7 @@ class RankedList(KitWidget):
     """
 
     _asset_name = "ranked_list"
-    _esm_prelude = ("_cards.js",)
+    _prelude = ("_cards",)
 
     items = traitlets.List(traitlets.Dict()).tag(sync=True)
     caption = traitlets.Unicode("").tag(sync=True)

@@ -45,6 +45,17 @@ def test_list_widgets_share_one_card_module():
         assert widget._esm.count("export default") == 1 and "function itemCard(" not in asset(own).read_text()
 
 
+def test_list_widgets_share_one_card_stylesheet():
+    """The card styles live once in _cards.css, in front of each list widget's own CSS, which only adjusts them."""
+    from recnb.widgets.compare_rankings import CompareRankings
+
+    shared = asset("_cards.css").read_text()
+    assert ".recnb-card-title" in shared and ".recnb-card.recnb-card-selected" in shared
+    for widget, own in ((RankedList, "ranked_list.css"), (CompareRankings, "compare_rankings.css")):
+        assert widget._css.startswith(shared) and widget._css.endswith(asset(own).read_text())
+        assert "-card {" not in asset(own).read_text().replace(".recnb-card {", "")  # no card block of its own
+
+
 def test_missing_asset_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(_assets, "_CANDIDATES", (tmp_path / "pkg", tmp_path / "repo"))
     with pytest.raises(WidgetAssetsNotFound, match="nope.js") as err:

@@ -74,3 +74,8 @@ def test_type_a_request_and_compare(page, lab, scratch_dir):
         timeout=90_000,
     )
     assert _lab.run_code(page, "print(repr(w.selected))").strip() == "103"
+    # The shared card stylesheet (_cards.css) and this widget's narrower tweak both reached the page.
+    picked = widget.locator(".recnb-cr-card.recnb-cr-selected").first
+    assert "inset" in picked.evaluate("(n) => getComputedStyle(n).boxShadow")
+    track, rem = picked.locator(".recnb-cr-track"), page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert track.evaluate("(n) => parseFloat(getComputedStyle(n).maxWidth)") == 10 * rem

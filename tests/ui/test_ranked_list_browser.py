@@ -63,4 +63,6 @@ def test_cards_render_and_click_reaches_kernel(page, lab, scratch_dir):
         ".getAttribute('aria-selected') === 'true'"
     )
     assert out.locator(".recnb-rl-card.recnb-rl-selected").count() == 1
+    # The selected look comes from the shared card stylesheet (_cards.css).
+    assert "inset" in out.locator(".recnb-rl-card.recnb-rl-selected").evaluate("(n) => getComputedStyle(n).boxShadow")
     assert _lab.run_code(page, "print(clicks)").strip() == "[103, 105]"

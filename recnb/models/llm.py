@@ -331,7 +331,10 @@ class LocalLLM(LLM):
         logp = torch.log_softmax(out.logits[0, -(n + 1) :].float(), -1)  # the prefix's last token, then the sequences
         cache = _cache_of(out)
         cache.crop(-n)  # keep the prefix only (negative: tokens to drop, in every transformers 5.x)
-        self._remember(prefix, (cache, logp[0], plen))
+        if cache.get_seq_length() == plen:
+            self._remember(prefix, (cache, logp[0], plen))
+        else:  # a Cache whose crop() read its argument otherwise: run the prefix on its own instead
+            cache = self._prefix_state(prefix)[0]
         rest = {k: seqs[k] for k in keys[batch_size:]}
 
         def rows():

@@ -118,3 +118,20 @@ def test_length_batches_cut_padding_and_keep_every_item():
     assert length_batches([], [], 8) == []
     # equal lengths: no reason to split beyond the batch size
     assert [len(b) for b in length_batches(list(range(20)), [7] * 20, batch_size=32)] == [20]
+
+
+def test_a_cache_that_does_not_crop_falls_back_to_a_prefix_pass(llm, monkeypatch):
+    """If a transformers version's Cache.crop() leaves the candidates' keys in, the prefix runs on its own."""
+    from transformers import DynamicCache
+
+    monkeypatch.setattr(DynamicCache, "crop", lambda self, n: None)
+    llm.clear_prefix_cache()
+    prefix = llm.chat_prompt("Recommend a movie for a fan of Heat (1995).")
+    conts = [" Ronin (1998)", " Up", " Collateral (2004)"]
+    naive = llm.score_naive(prefix, conts)
+    calls, plain = [], llm._prefix_state
+    monkeypatch.setattr(llm, "_prefix_state", lambda p: calls.append(p) or plain(p))
+    np.testing.assert_allclose(llm.score(prefix, conts, batch_size=2), naive, atol=2e-3)
+    assert calls == [prefix]  # the fallback ran the prefix on its own (and cached it)
+    np.testing.assert_allclose(llm.score(prefix, conts), naive, atol=2e-3)  # from that clean cache
+    llm.clear_prefix_cache()

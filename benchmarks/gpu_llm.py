@@ -30,8 +30,9 @@ def run(shape: str = "llama-2-7b", n_candidates: int = 20, bundled: bool = True)
     rows = [gpu_profile(str(folder), None, n_candidates, label=label)]
     if importlib.util.find_spec("bitsandbytes") is not None:
         rows.append(gpu_profile(str(folder), "4bit", n_candidates, label=label))
-        # Each candidate in a batch carries a copy of the prefix's KV cache (about 0.5 MiB per token for
-        # this shape): smaller batches lower the peak, at some cost in latency. Measured, not assumed.
+        # Continuations per forward pass: with packed scoring (one row, no per-candidate KV copies) a
+        # smaller pack should barely lower the peak; before packing it did (4.82 -> 3.97 GiB, recorded
+        # 2026-11-27). Kept as a row so the two are compared by measurement, not assumed.
         rows.append(gpu_profile(str(folder), "4bit", n_candidates, label=label, batch_size=4))
     else:
         rows.append({"model": label, "quantization": "4bit", "status": "skipped: bitsandbytes not installed"})

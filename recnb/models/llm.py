@@ -168,9 +168,9 @@ class LocalLLM(LLM):
     """A causal LM behind the kit's two calls.
 
     ``generate(prompts)`` returns text. ``score(prefix, continuations)`` returns the summed
-    log-likelihood of each continuation after a shared prefix: the prefix runs once, its KV cache
-    is copied across a batch of continuations, and recently used prefixes are kept (LRU), so a
-    ranker scoring 20 candidates after one profile pays for the profile once.
+    log-likelihood of each continuation after a shared prefix: the prefix runs once, the
+    continuations are packed side by side after it, and recently used prefixes' KV caches are
+    kept (LRU), so a ranker scoring 20 candidates after one profile pays for the profile once.
     """
 
     def __init__(self, model, tokenizer, name: str = "", device: str = "cpu", quantization=None, prefix_cache_size: int = 4):

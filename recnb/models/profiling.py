@@ -68,8 +68,8 @@ def time_scoring(llm, prefix: str, continuations: list[str], repeats: int = 3, n
 
     prefix_cached_cold: a new prefix each time (the cache is cleared first: what a new user costs);
     prefix_cached_warm: the prefix already cached (the same user again, e.g. a second candidate page).
-    batch_size: continuations per batch on the cached prefix (each batch holds a copy of the prefix's
-    KV cache per continuation, so smaller batches trade a little speed for memory on big models).
+    batch_size: continuations per forward pass (packed into one row; only the padded fallback for
+    flash-attention holds a copy of the prefix's KV cache per continuation).
     """
     sync = _cuda_sync(llm)
 

@@ -135,7 +135,7 @@ def run(tiny: bool = False) -> dict:
     from recnb.models.profiling import scoring_workload, time_generation, time_scoring
 
     llm = recnb.load_llm("smollm2-135m", device="cpu")
-    # The title ranker's real prompt (10 history titles, ~206 tokens), and a short one (2 titles, ~134).
+    # A title-ranking prompt with 10 history titles (~206 tokens; the ranker's default shows 20), and a short one (2 titles, ~134).
     scorings = []
     for max_history in (10, 2):
         prefix, conts = scoring_workload(llm, n_candidates=20, max_history=max_history)

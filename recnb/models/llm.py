@@ -164,6 +164,25 @@ def length_batches(items: Sequence[int], lengths: Sequence[int], batch_size: int
     return batches[::-1]
 
 
+def packs(keys: Sequence, lengths: Sequence[int], batch_size: int, max_tokens: int) -> list[list]:
+    """``keys`` in order, cut into packs of at most ``batch_size`` sequences and ``max_tokens`` tokens.
+
+    One pack is one forward pass; its logits (tokens x vocabulary floats) are what bounds memory,
+    so long continuations (reviews) are cut by tokens as well as by count. A sequence longer than
+    ``max_tokens`` goes alone.
+    """
+    out: list[list] = []
+    size = 0
+    for k, n in zip(keys, lengths):
+        if out and len(out[-1]) < batch_size and size + n <= max_tokens:
+            out[-1].append(k)
+            size += n
+        else:
+            out.append([k])
+            size = n
+    return out
+
+
 class LocalLLM(LLM):
     """A causal LM behind the kit's two calls.
 
@@ -193,6 +212,8 @@ class LocalLLM(LLM):
     backend = "transformers"
     #: attention kernels that take a custom 4-D mask, so continuations can be packed into one row
     _PACKABLE = ("sdpa", "eager")
+    #: the most continuation tokens in one forward pass: 2,048 x a 49k vocabulary is 0.4 GB of logits
+    max_pack_tokens = 2048
     capabilities = Capabilities(multi_token_score=True, constrained_generation=True, local=True)
 
     # ---- prompts
@@ -321,7 +342,8 @@ class LocalLLM(LLM):
             cache, first, plen = self._prefix_state(prefix)
             return first, self._rows_after_prefix(cache, plen, seqs, batch_size)
         ids = self._prefix_ids(prefix)
-        plen, chunk = len(ids), keys[:batch_size]
+        chunk = packs(keys, [len(seqs[k]) for k in keys], batch_size, self.max_pack_tokens)[0]
+        plen = len(ids)
         n = sum(len(seqs[k]) for k in chunk)
         pos, mask = self._packed_mask(plen, chunk, seqs, with_prefix=True)
         row = torch.tensor([ids + [t for k in chunk for t in seqs[k]]], device=self.model.device)
@@ -335,7 +357,7 @@ class LocalLLM(LLM):
             self._remember(prefix, (cache, logp[0], plen))
         else:  # a Cache whose crop() read its argument otherwise: run the prefix on its own instead
             cache = self._prefix_state(prefix)[0]
-        rest = {k: seqs[k] for k in keys[batch_size:]}
+        rest = {k: seqs[k] for k in keys[len(chunk):]}
 
         def rows():
             off = 1
@@ -359,8 +381,7 @@ class LocalLLM(LLM):
         keys = [k for k in seqs if seqs[k]]
         dev = self.model.device
         if self._packable():
-            for start in range(0, len(keys), batch_size):
-                chunk = keys[start : start + batch_size]
+            for chunk in packs(keys, [len(seqs[k]) for k in keys], batch_size, self.max_pack_tokens):
                 ids = [t for k in chunk for t in seqs[k]]
                 pos, mask = self._packed_mask(plen, chunk, seqs, with_prefix=False)
                 kv = copy.deepcopy(cache)  # the forward pass appends to the cache it is given
@@ -392,7 +413,7 @@ class LocalLLM(LLM):
 
         Continuations are tokenised on their own, so give them their leading space (" Yes").
         All-single-token continuations (labels A/B/C, Yes/No) cost no extra forward pass.
-        ``batch_size``: continuations per forward pass on the cached prefix.
+        ``batch_size``: continuations per forward pass (and at most ``max_pack_tokens`` tokens).
         """
         import torch
 

@@ -135,3 +135,22 @@ def test_a_cache_that_does_not_crop_falls_back_to_a_prefix_pass(llm, monkeypatch
     assert calls == [prefix]  # the fallback ran the prefix on its own (and cached it)
     np.testing.assert_allclose(llm.score(prefix, conts), naive, atol=2e-3)  # from that clean cache
     llm.clear_prefix_cache()
+
+
+def test_packs_cut_by_count_and_by_tokens():
+    from recnb.models.llm import packs
+
+    assert packs("abcde", [3, 3, 3, 3, 3], batch_size=2, max_tokens=100) == [["a", "b"], ["c", "d"], ["e"]]
+    assert packs("abcd", [5, 5, 20, 1], batch_size=32, max_tokens=10) == [["a", "b"], ["c"], ["d"]]  # c alone: over budget
+    assert packs([], [], batch_size=4, max_tokens=10) == []
+
+
+def test_a_small_token_budget_gives_the_same_scores(llm, monkeypatch):
+    """Packs cut by tokens (long continuations such as reviews) score the same as one big pack."""
+    monkeypatch.setattr(type(llm), "max_pack_tokens", 9)
+    llm.clear_prefix_cache()
+    prefix = llm.chat_prompt("Write a one-line review of a film you liked.")
+    conts = [" A slow, beautiful film about memory and loss.", " Loud.", " Great cast, weak ending, still worth it.", " Fun!"]
+    for state in ("cold", "warm"):
+        np.testing.assert_allclose(llm.score(prefix, conts), llm.score_naive(prefix, conts), atol=2e-3, err_msg=state)
+    llm.clear_prefix_cache()

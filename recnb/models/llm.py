@@ -315,15 +315,11 @@ class LocalLLM(LLM):
         seg = torch.tensor([-1] * plen + [n for n, k in enumerate(chunk) for _ in seqs[k]], device=dev)
         pos = torch.cat([torch.arange(plen, device=dev),
                          torch.tensor([plen + j for k in chunk for j in range(len(seqs[k]))], dtype=torch.long, device=dev)])
-        if not with_prefix:
-            q_seg, q_pos = seg[plen:], pos[plen:]
-        else:
-            q_seg, q_pos = seg, pos
-        mask = (pos[None, :] <= q_pos[:, None]) & ((seg[None, :] == q_seg[:, None]) | (seg[None, :] == -1))
-        mask = mask[None, None]
+        q = slice(0 if with_prefix else plen, None)  # the rows this pass computes; the keys are all of them
+        mask = ((pos[None, :] <= pos[q, None]) & ((seg[None, :] == seg[q, None]) | (seg[None, :] == -1)))[None, None]
         if getattr(self.model.config, "_attn_implementation", "sdpa") == "eager":  # eager adds the mask to the scores
             mask = torch.zeros(mask.shape, dtype=self.model.dtype, device=dev).masked_fill(~mask, torch.finfo(self.model.dtype).min)
-        return q_pos[None], mask
+        return pos[q][None], mask
 
     def _prefix_and_rows(self, prefix: str, seqs: dict, batch_size: int):
         """(first log-probs, iterator of ``(key, log-probs)``) for each token sequence in ``seqs`` read after ``prefix``.

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The GPU checks as one script for a lent CUDA machine that has torch/transformers but not the
 # kit's other packages or the bundled models (see CONTRIBUTING.md, "GPU checks"). Wheels arrive
-# as .gpu/p* parts (split because one transfer is capped); results go to $OUT.
+# as .gpu/p* parts from tools/gpu_wheels.sh (split because one transfer is capped); results go to $OUT.
 #   RECNB_GPU_TESTS: the test files or ids to run (default: all of tests/gpu, issue-named checks first).
 #   RECNB_GPU_LB_BUDGET_S: seconds per LLM ranker in the 200-user GPU leaderboard (default 300).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/recnb-gpu-out}"; mkdir -p "$OUT"
-if ls .gpu/p* >/dev/null 2>&1; then
-    mkdir -p /tmp/recnb-wheels && cat .gpu/p* | tar x -C /tmp/recnb-wheels
+# Parts carried one call at a time and moved to /tmp/parts (see CONTRIBUTING.md), or all in .gpu/.
+PARTS=$(ls /tmp/parts/p* 2>/dev/null || ls .gpu/p* 2>/dev/null || true)
+if [ -n "$PARTS" ]; then
+    # shellcheck disable=SC2086
+    mkdir -p /tmp/recnb-wheels && cat $PARTS | tar x -C /tmp/recnb-wheels
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site /tmp/recnb-wheels/*.whl
 fi
 export PYTHONPATH=/tmp/site:. RECNB_CACHE=${RECNB_CACHE:-/tmp/recnb-cache} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1

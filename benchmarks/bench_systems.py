@@ -38,6 +38,16 @@ def intent_row(catalog, policy: str, llm, examples, lex) -> dict:
             "fallback_rate": _round(df.fallback.notna().mean()), "mean_s": _round(df.seconds.mean())}
 
 
+def simulator_inputs(ds, split, targets) -> tuple[dict, dict]:
+    """Each simulated user's training history and one-shot baseline profile (the likes of the
+    deterministic history profile: embeddings ignore negation)."""
+    from recnb.text.profile import Profile, profile_for_user
+
+    hist = {t.user_id: split.train.item_id[split.train.user_id == t.user_id].tolist() for t in targets}
+    profiles = {t.user_id: Profile(profile_for_user(split.train, ds.items, t.user_id).likes).to_text() for t in targets}
+    return hist, profiles
+
+
 def simulator_row(catalog, llm, policy: str, lex, targets, hist, profiles, k: int, max_turns: int) -> dict:
     """The user simulator for one policy: success@k by turn, turns to success, difference from one-shot."""
     from recnb.systems.conversation import ConversationalRecommender
@@ -115,7 +125,6 @@ def run(tiny: bool = False) -> dict:
     from recnb.systems.rag import FIXED_REQUESTS, RAGRecommender, run_hallucination_eval
     from recnb.systems.simulator import pick_targets
     from recnb.systems.tools import ToolBox, call_with_model
-    from recnb.text.profile import Profile, profile_for_user
     import torch
 
     t_start = time.perf_counter()
@@ -176,9 +185,7 @@ def run(tiny: bool = False) -> dict:
                           for policy in ("rules", "llm-choice", "llm-json")]
 
     # 6. the user simulator: conversational (rules, and llm-choice on fewer people) vs one-shot retrieval
-    hist = {t.user_id: split.train.item_id[split.train.user_id == t.user_id].tolist() for t in targets}
-    # the baseline's NL profile: the likes of the deterministic history profile (embeddings ignore negation)
-    profiles = {t.user_id: Profile(profile_for_user(split.train, ds.items, t.user_id).likes).to_text() for t in targets}
+    hist, profiles = simulator_inputs(ds, split, targets)
     k, T = 5, (4 if tiny else 6)
     sim = {}
     for policy, who in (("rules", targets), ("llm-choice", targets[: (2 if tiny else 20)])):

@@ -17,25 +17,22 @@ from one-shot retrieval, bootstrap CIs).
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from pathlib import Path
 
-from benchmarks.bench_systems import _catalog, _latency, intent_row, simulator_row
+from benchmarks.bench_systems import _catalog, _latency, intent_row, simulator_inputs, simulator_row
 
 
 def _describe(path: Path) -> dict:
     """Name (from the GGUF header), size and sha256 of a model file: which weights were measured."""
     import gguf
 
+    from recnb.data.checksums import file_digest
+
     field = gguf.GGUFReader(str(path)).fields.get("general.name")
     name = bytes(field.parts[field.data[0]]).decode() if field is not None else path.stem
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return {"file": path.name, "gguf_name": name, "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {"file": path.name, "gguf_name": name, "bytes": path.stat().st_size, "sha256": file_digest(path)}
 
 
 def _models() -> list[tuple[str, Path, dict]]:
@@ -60,7 +57,6 @@ def run(tiny: bool = False) -> dict:
     from recnb.models.openai_http import OpenAICompatibleLLM
     from recnb.systems.nlu import INTENT_EXAMPLES, Lexicon
     from recnb.systems.simulator import pick_targets
-    from recnb.text.profile import Profile, profile_for_user
 
     ds = recnb.load_dataset("movielens-small")
     split = ds.split(seed=0)
@@ -68,8 +64,7 @@ def run(tiny: bool = False) -> dict:
     catalog = _catalog(ds, split, tiny, [t.item_id for t in targets])
     lex = Lexicon(catalog)
     examples = INTENT_EXAMPLES[::5] if tiny else INTENT_EXAMPLES
-    hist = {t.user_id: split.train.item_id[split.train.user_id == t.user_id].tolist() for t in targets}
-    profiles = {t.user_id: Profile(profile_for_user(split.train, ds.items, t.user_id).likes).to_text() for t in targets}
+    hist, profiles = simulator_inputs(ds, split, targets)
     k, T = 5, (4 if tiny else 6)
 
     results = {"server": "llama-cpp-python OpenAI-compatible server on 127.0.0.1, 2 threads", "catalog_items": len(catalog),

@@ -299,8 +299,12 @@ class LocalLLM(LLM):
         """Forget cached prefixes (after the weights change, or to time a new user's cost)."""
         self._prefix_cache.clear()
 
+    @property
+    def _attn_impl(self) -> str:
+        return getattr(self.model.config, "_attn_implementation", "sdpa")
+
     def _packable(self) -> bool:
-        return getattr(self.model.config, "_attn_implementation", "sdpa") in self._PACKABLE
+        return self._attn_impl in self._PACKABLE
 
     def _packed_mask(self, plen: int, chunk: list, seqs: dict, with_prefix: bool):
         """(position ids, 4-D mask) for ``chunk``'s sequences packed side by side after a ``plen``-token prefix.
@@ -317,7 +321,7 @@ class LocalLLM(LLM):
                          torch.tensor([plen + j for k in chunk for j in range(len(seqs[k]))], dtype=torch.long, device=dev)])
         q = slice(0 if with_prefix else plen, None)  # the rows this pass computes; the keys are all of them
         mask = ((pos[None, :] <= pos[q, None]) & ((seg[None, :] == seg[q, None]) | (seg[None, :] == -1)))[None, None]
-        if getattr(self.model.config, "_attn_implementation", "sdpa") == "eager":  # eager adds the mask to the scores
+        if self._attn_impl == "eager":  # eager adds the mask to the scores
             mask = torch.zeros(mask.shape, dtype=self.model.dtype, device=dev).masked_fill(~mask, torch.finfo(self.model.dtype).min)
         return pos[q][None], mask
 
@@ -356,10 +360,7 @@ class LocalLLM(LLM):
         rest = {k: seqs[k] for k in keys[len(chunk):]}
 
         def rows():
-            off = 1
-            for k in chunk:
-                yield k, logp[off : off + len(seqs[k])]
-                off += len(seqs[k])
+            yield from _per_sequence(chunk, seqs, logp[1:])
             yield from self._rows_after_prefix(cache, plen, rest, batch_size)
 
         return logp[0], rows()
@@ -384,11 +385,7 @@ class LocalLLM(LLM):
                 with torch.inference_mode():
                     logits = self.model(torch.tensor([ids], device=dev), attention_mask=mask, position_ids=pos,
                                         use_cache=True, **{self._cache_kw: kv}).logits[0]
-                logp = torch.log_softmax(logits.float(), -1)
-                off = 0
-                for k in chunk:
-                    yield k, logp[off : off + len(seqs[k])]
-                    off += len(seqs[k])
+                yield from _per_sequence(chunk, seqs, torch.log_softmax(logits.float(), -1))
             return
         pad = self.tokenizer.pad_token_id
         for idx in length_batches(keys, [len(seqs[k]) for k in keys], batch_size):
@@ -513,3 +510,11 @@ class LocalLLM(LLM):
 def _cache_of(out):
     """The KV cache a forward pass returned (``cache`` in transformers >= 5.2x, ``past_key_values`` before)."""
     return out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+
+
+def _per_sequence(chunk: list, seqs: dict, logp):
+    """``(key, its rows of logp)`` for sequences packed side by side in ``chunk`` order."""
+    off = 0
+    for k in chunk:
+        yield k, logp[off : off + len(seqs[k])]
+        off += len(seqs[k])

@@ -177,4 +177,3 @@ def test_kit_passes_over_models_that_failed_the_known_answer_check(tmp_path, mon
         assert latest_trained()["name"] == "new-full"  # only failing ones left: used, with a warning
     monkeypatch.delenv("RECNB_CROSS_ENCODER_MODE")
     assert latest_trained()["name"] == "tiny"
-

@@ -120,4 +120,3 @@ def test_random_scores_are_uniform_independent_and_order_free():
     aucs = [auc(row, list(ids), set(ids[:200].tolist())) for row in s]
     assert abs(np.mean(aucs) - 0.5) < 0.01
     np.testing.assert_array_equal(r.score(Query(user_id=7), ids[::-1]), s[7][::-1])  # per (user, item), not per position
-

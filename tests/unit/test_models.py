@@ -39,9 +39,10 @@ def test_every_scoring_path_matches_one_by_one(llm, monkeypatch, path):
         conts = [" Aliens (1986)", " Yes", " The Thing", " Blade Runner (1982)", " Toy Story 2 (1999)", " Up"]
         naive = llm.score_naive(prefix, conts)
         # cold: the prefix runs with the first pack (packed paths), the rest on its cut-back cache; warm: all cached
+        hits = llm.stats["prefix_cache_hits"]
         for state in ("cold", "warm"):
             np.testing.assert_allclose(llm.score(prefix, conts, batch_size=4), naive, atol=2e-3, err_msg=state)
-        assert llm.stats["prefix_cache_hits"] >= 1
+        assert llm.stats["prefix_cache_hits"] == hits + 1  # only the warm call found the prefix cached
         stems = ["", " Aliens (1986)?", " Up?", " The Thing (1982), a horror film?"]
         full = np.array([[llm.score_naive(prefix + s, [c])[0] for c in (" Yes", " No")] for s in stems])
         llm.clear_prefix_cache()

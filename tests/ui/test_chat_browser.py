@@ -57,9 +57,10 @@ def test_chat_round_trips_messages_and_belief_edits(page, lab, scratch_dir):
     # Edit a belief in the panel: the kernel re-reads it into a new constraint.
     constraints.first.fill("from the 1940s")
     constraints.first.press("Enter")
+    # Wait for the kernel's answer (the belief re-drawn as "edited"), not for the box the test just typed in.
     page.wait_for_function(
-        f"() => [...document.querySelectorAll('{SCOPE}.recnb-chat-belief-text')].some(n => n.value === 'from the 1940s')"
-        f" && document.querySelector('{SCOPE}.recnb-chat-belief .recnb-chat-source').textContent.length > 0")
+        f"() => [...document.querySelectorAll('{SCOPE}.recnb-chat-group-constraint .recnb-chat-source')]"
+        ".some(n => n.textContent.startsWith('edited'))")
     assert kernel(page, "print([(b.text, b.source, [c.value for c in b.constraints]) for b in cr.belief if b.kind == 'constraint'])") \
         == "[('from the 1940s', 'edited', [1940, 1949])]"
 

@@ -129,7 +129,12 @@ def random_llm_folder(folder, shape: str = "llama-2-7b", device: str = "cuda") -
 
     ``recnb.load_llm(str(folder), device="cuda", quantization="4bit")`` then loads it like a
     downloaded checkpoint (so 4-bit goes through the same bitsandbytes path as real weights).
+    Built once: a later call with the same folder returns it (the GPU checks share one 13 GB 7B
+    folder). It is written beside ``folder`` and renamed into place, so an interrupted build never
+    leaves a folder that looks complete.
     """
+    import shutil
+
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerFast
@@ -137,18 +142,25 @@ def random_llm_folder(folder, shape: str = "llama-2-7b", device: str = "cuda") -
     folder = Path(folder)
     if (folder / "config.json").exists():
         return folder
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
     cfg = LlamaConfig(**SHAPES[shape])
     with torch.device(device):
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
-    model.save_pretrained(folder)
+    model.save_pretrained(partial)
     words = ["<pad>", "<unk>", "<s>", "</s>"] + [f"w{i}" for i in range(cfg.vocab_size - 4)]
     tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>",
-                            eos_token="</s>").save_pretrained(folder)
+                            eos_token="</s>").save_pretrained(partial)
     del model
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+    if folder.exists():  # an empty folder made by cache_dir(), or a broken earlier build
+        shutil.rmtree(folder)
+    partial.rename(folder)
     return folder
 
 

@@ -1,21 +1,16 @@
 """GPU checks for model loading: bf16 and NF4 on CUDA, and that unload() gives memory back."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _random_models import make_random_llama  # noqa: E402
-
 import recnb
+from recnb.models.profiling import random_llm_folder
 
 
 @pytest.fixture(scope="module")
 def tiny_dir(cuda, tmp_path_factory):
-    return make_random_llama(tmp_path_factory.mktemp("tiny-llama"), "tiny")
+    return random_llm_folder(tmp_path_factory.mktemp("tiny") / "llama", "tiny")
 
 
 def test_bf16_scoring_matches_one_by_one(tiny_dir):

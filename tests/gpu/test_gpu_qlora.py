@@ -1,22 +1,20 @@
 """QLoRA on CUDA: the CPU LoRA training code (recnb.tuning.LoraModel.train) on a 4-bit NF4 base.
 
 No weights can be downloaded on the GPU machine, so the bases are random-weight Llamas built from a
-config with a word-level tokenizer (tests/gpu/_random_models.py): a tiny one checks that training
+config with a word-level tokenizer (recnb.models.profiling.random_llm_folder): a tiny one checks that training
 runs, moves the loss and reloads; a Llama-2-7B-shaped one measures QLoRA's peak memory beside
 LoRA on the same base in bf16 (memory depends on shapes, not weight values). The numbers go to
 benchmarks/results.json, section ``gpu_tuning``; nothing here asserts a speed.
 """
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _random_models import SHAPES, make_random_llama  # noqa: E402
+from recnb.models._paths import cache_dir
+from recnb.models.profiling import SHAPES, random_llm_folder
 
 GIB = 2**30
 
@@ -40,7 +38,7 @@ def bnb(cuda):
 
 @pytest.fixture(scope="module")
 def tiny_dir(cuda, tmp_path_factory):
-    return make_random_llama(tmp_path_factory.mktemp("qlora-tiny"), "tiny")
+    return random_llm_folder(tmp_path_factory.mktemp("qlora-tiny") / "llama", "tiny")
 
 
 def test_qlora_trains_on_nf4_and_the_adapter_reloads(bnb, tiny_dir, tmp_path):
@@ -70,8 +68,9 @@ def test_qlora_trains_on_nf4_and_the_adapter_reloads(bnb, tiny_dir, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def big_dir(bnb, tmp_path_factory):
-    return make_random_llama(tmp_path_factory.mktemp("qlora-7b"), "7b")
+def big_dir(bnb):
+    # The same cached folder benchmarks/gpu_llm.py uses: 13 GB written once per machine, not twice.
+    return random_llm_folder(cache_dir("models", "random-llama-2-7b"), "llama-2-7b")
 
 
 def _peak_training(folder, quantization, examples, settings):
@@ -108,7 +107,7 @@ def test_qlora_peak_memory_7b_shape(big_dir):
     nf4 = _peak_training(big_dir, "4bit", examples, settings)
     bf16 = _peak_training(big_dir, None, examples, settings)
     out = {
-        "base": "random-weight Llama-2-7B shape (" + ", ".join(f"{k}={v}" for k, v in SHAPES["7b"].items()) + ")",
+        "base": "random-weight Llama-2-7B shape (" + ", ".join(f"{k}={v}" for k, v in SHAPES["llama-2-7b"].items()) + ")",
         "batch": settings.batch_size, "prompt_tokens": 120 + 2 + 1, "steps": 2, "lora": "r=8 alpha=16 on q_proj, v_proj",
         "gradient_checkpointing": True, "qlora_nf4": nf4, "lora_bf16": bf16,
         "qlora_peak_vs_bf16": round(nf4["peak_gib"] / bf16["peak_gib"], 3),

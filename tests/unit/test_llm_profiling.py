@@ -8,8 +8,10 @@ from recnb.models.profiling import random_llm_folder, scoring_workload, time_gen
 
 
 def test_random_model_workload_and_scoring_timings(tmp_path):
+    (tmp_path / "tiny").mkdir()  # empty, as cache_dir() hands it over
     folder = random_llm_folder(tmp_path / "tiny", "tiny", device="cpu")
     assert random_llm_folder(folder, "tiny", device="cpu") == folder  # built once
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny"]  # built beside it, then renamed into place
     llm = recnb.load_llm(str(folder), device="cpu")
     prefix, conts = scoring_workload(llm, n_candidates=5)
     assert len(conts) == 5 and 90 <= llm.count_tokens(prefix) <= 110

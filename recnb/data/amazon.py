@@ -13,6 +13,7 @@ Items are products keyed by ``parent_asin`` (variants share it, as in the paper'
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -76,28 +77,9 @@ def _find_files(path: Path, category: str | None) -> tuple[Path, str, str]:
 
 
 def _records(src: Source, name: str, required: tuple, nrows: int | None = None):
-    """Parsed JSON objects of a JSONL file; one SchemaError naming the line for bad JSON or keys."""
-    fix = f"use the file exactly as downloaded (one JSON object per line). {HOW_TO_GET}"
-    count = 0
-    for no, line in src.iter_lines(name):
-        try:
-            rec = json.loads(line)
-        except ValueError as err:
-            raise SchemaError(f"{NAME}: {name} line {no} is not valid JSON ({err})", path=src.where(name),
-                              fix=fix) from None
-        if not isinstance(rec, dict):
-            raise SchemaError(f"{NAME}: {name} line {no} is not a JSON object", path=src.where(name), fix=fix)
-        missing = [k for k in required if k not in rec]
-        if missing:
-            raise SchemaError(
-                f"{NAME}: {name} line {no} lacks key(s) {', '.join(missing)} "
-                f"(has: {', '.join(rec)}); this loader reads the 2023 format",
-                path=src.where(name), fix=fix,
-            )
-        yield no, rec
-        count += 1
-        if nrows is not None and count >= nrows:
-            return
+    """Parsed JSON objects of a JSONL file (the first ``nrows``); one SchemaError naming the line for bad JSON or keys."""
+    rows = src.iter_json_objects(name, required, note="; this loader reads the 2023 format")
+    return rows if nrows is None else itertools.islice(rows, nrows)
 
 
 def _price(value) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from recnb.data.checksums import Manifest, file_digest, normalize_expected, parse_digest
-from recnb.data.errors import ChecksumError, CorruptFileError, EncodingError, MissingFileError
+from recnb.data.errors import ChecksumError, CorruptFileError, EncodingError, MissingFileError, SchemaError
 
 
 class Source:
@@ -178,6 +178,31 @@ class Source:
             except (OSError, EOFError, zipfile.BadZipFile) as err:
                 raise CorruptFileError(f"{self.dataset}: {name} is damaged and cannot be read ({err})",
                                        path=self.where(name), fix=f"download it again. {self.how_to_get}") from None
+
+    def iter_json_objects(self, name: str, required: Iterable[str] = (), *, what: str = "JSON object",
+                          note: str = "") -> Iterator[tuple[int, dict]]:
+        """(line number, object) of a JSONL file; one SchemaError naming the line for bad JSON or a missing key.
+
+        ``what``: what one line holds, for the fix ("JSON conversation"); ``note``: added to the
+        missing-key message (e.g. which release of the format the loader reads).
+        """
+        import json
+
+        fix = f"use the file exactly as downloaded (one {what} per line). {self.how_to_get}"
+        required = list(required)
+        for no, line in self.iter_lines(name):
+            try:
+                obj = json.loads(line)
+            except ValueError as err:
+                raise SchemaError(f"{self.dataset}: {name} line {no} is not valid JSON ({err})",
+                                  path=self.where(name), fix=fix) from None
+            if not isinstance(obj, dict):
+                raise SchemaError(f"{self.dataset}: {name} line {no} is not a JSON object", path=self.where(name), fix=fix)
+            missing = [k for k in required if k not in obj]
+            if missing:
+                raise SchemaError(f"{self.dataset}: {name} line {no} lacks key(s) {', '.join(missing)} "
+                                  f"(has: {', '.join(obj)}){note}", path=self.where(name), fix=fix)
+            yield no, obj
 
     def text_stream(self, name: str) -> io.StringIO:
         return io.StringIO(self.read_text(name))

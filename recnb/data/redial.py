@@ -17,7 +17,6 @@ What becomes what:
 """
 from __future__ import annotations
 
-import json
 import re
 
 import pandas as pd
@@ -54,18 +53,7 @@ def _movie_id(key):
 
 def _conversations(src: Source, name: str):
     fix = f"use the file exactly as downloaded (one JSON conversation per line). {HOW_TO_GET}"
-    for no, line in src.iter_lines(name):
-        try:
-            conv = json.loads(line)
-        except ValueError as err:
-            raise SchemaError(f"{NAME}: {name} line {no} is not valid JSON ({err})", path=src.where(name),
-                              fix=fix) from None
-        if not isinstance(conv, dict):
-            raise SchemaError(f"{NAME}: {name} line {no} is not a JSON object", path=src.where(name), fix=fix)
-        missing = [k for k in REQUIRED_KEYS if k not in conv]
-        if missing:
-            raise SchemaError(f"{NAME}: {name} line {no} lacks key(s) {', '.join(missing)} "
-                              f"(has: {', '.join(conv)})", path=src.where(name), fix=fix)
+    for no, conv in src.iter_json_objects(name, REQUIRED_KEYS, what="JSON conversation"):
         for turn, msg in enumerate(conv["messages"]):
             gone = [k for k in MESSAGE_KEYS if not isinstance(msg, dict) or k not in msg]
             if gone:

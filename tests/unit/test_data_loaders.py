@@ -368,6 +368,19 @@ def test_redial_missing_key(fx):
         recnb.load_dataset("redial", folder)
 
 
+@pytest.mark.parametrize("name, line, what", [("redial", "test_data.jsonl", "JSON conversation"),
+                                                ("amazon-reviews-2023", "All_Beauty.jsonl", "JSON object")])
+def test_a_jsonl_line_that_is_not_an_object(fx, name, line, what):
+    """Both JSONL loaders read through Source.iter_json_objects: a list on a line is named, with the fix."""
+    folder = fx(name)
+    path = folder / line
+    path.write_text(path.read_text(encoding="utf-8") + "[1, 2]\n", encoding="utf-8")
+    n = len(path.read_text(encoding="utf-8").splitlines())
+    with pytest.raises(SchemaError, match=f"{line} line {n} is not a JSON object") as err:
+        recnb.load_dataset(name, folder / line if name.startswith("amazon") else folder)
+    assert f"one {what} per line" in str(err.value)
+
+
 def test_every_error_names_a_fix(fx):
     folder = fx("redial")
     (folder / "train_data.jsonl").write_bytes(b"\xff\xfe not utf-8\n")

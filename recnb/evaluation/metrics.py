@@ -13,7 +13,7 @@ Metrics, for one user (binary relevance, ranks 1-based):
 """
 from __future__ import annotations
 
-from math import comb, log2
+from math import comb
 from typing import Iterable, Sequence
 
 import numpy as np

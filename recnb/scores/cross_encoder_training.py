@@ -407,7 +407,7 @@ def evaluate_reranking(models: dict, users: list, dataset=None, split=None, retr
         summary.append({
             "method": m,
             f"ndcg@{k}": float(ci.loc[m, "mean"]), "ci_low": float(ci.loc[m, "ci_low"]), "ci_high": float(ci.loc[m, "ci_high"]),
-            f"vs bi-encoder": None if d is None else f"{d['mean']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]",
+            "vs bi-encoder": None if d is None else f"{d['mean']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]",
             f"ndcg@{k}_when_retrieved": float(hit[m].mean()) if len(hit) else float("nan"),
             "users": len(per_user), f"target_in_top{depth}": len(hit), "users_skipped": skipped,
             "candidates_per_s": len(per_user) * depth / seconds[m] if seconds[m] > 0 else float("nan"),

@@ -12,7 +12,7 @@ from _systems_helpers import ScriptedLLM, small_catalog  # noqa: E402
 from recnb.systems.belief_state import Belief, BeliefState
 from recnb.systems.constraints import Constraint, ConstraintError
 from recnb.systems.conversation import ConversationalRecommender
-from recnb.systems.nlu import Lexicon, classify, extract_preferences, parse
+from recnb.systems.nlu import Lexicon, extract_preferences, parse
 
 
 @pytest.fixture(scope="module")

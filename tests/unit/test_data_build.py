@@ -4,7 +4,6 @@ from __future__ import annotations
 import filecmp
 import importlib.util
 import json
-from importlib import metadata
 
 import pandas as pd
 import pytest

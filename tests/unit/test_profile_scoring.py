@@ -9,7 +9,7 @@ from recnb.profiles.live import LiveProfile
 from recnb.profiles.scoring import EmptyProfileError, ProfileScorer
 from recnb.scores.base import Query
 from recnb.scores.biencoder import BiEncoderRanker
-from recnb.scores.profile_split import ProfileSplitRanker, query_profile
+from recnb.scores.profile_split import query_profile
 from recnb.text.profile import Profile, Statement
 
 LIKES = [Statement("I like Comedy films"), Statement("I like films with Tom Hanks")]

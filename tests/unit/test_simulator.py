@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -13,7 +12,7 @@ from _systems_helpers import small_catalog  # noqa: E402
 from recnb.systems.constraints import values_of
 from recnb.systems.conversation import ConversationalRecommender, Turn
 from recnb.systems.nlu import Lexicon
-from recnb.systems.simulator import SimulatedUser, Target, evaluate, one_shot, pick_targets, run_episode
+from recnb.systems.simulator import SimulatedUser, evaluate, one_shot, pick_targets, run_episode
 
 
 @pytest.fixture(scope="module")

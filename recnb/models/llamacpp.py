@@ -118,14 +118,19 @@ class LlamaCppLLM(LLM):
         first = _log_softmax(np.ctypeslib.as_array(m._ctx.get_logits(), shape=(1, n_vocab)))[0]
         plen = len(ids)
         totals = np.array([first[c[0]] for c in conts], dtype=float)
+        # llama.cpp's batch holds n_batch tokens and set_batch does not check: a longer continuation
+        # (a review, say) is decoded in chunks, each on the cache the chunk before it left.
+        step = max(1, int(m.n_batch))
         for i, c in enumerate(conts):
             if len(c) == 1:
                 continue
             m._ctx.kv_cache_seq_rm(-1, plen, -1)  # back to the prefix
-            m._batch.set_batch(batch=c[:-1], n_past=plen, logits_all=True)
-            m._ctx.decode(m._batch)
-            logp = _log_softmax(np.ctypeslib.as_array(m._ctx.get_logits(), shape=(len(c) - 1, n_vocab)))
-            totals[i] += float(logp[np.arange(len(c) - 1), c[1:]].sum())
+            for s in range(0, len(c) - 1, step):
+                part = c[s:min(s + step, len(c) - 1)]
+                m._batch.set_batch(batch=part, n_past=plen + s, logits_all=True)
+                m._ctx.decode(m._batch)
+                logp = _log_softmax(np.ctypeslib.as_array(m._ctx.get_logits(), shape=(len(part), n_vocab)))
+                totals[i] += float(logp[np.arange(len(part)), c[s + 1:s + 1 + len(part)]].sum())
         m._ctx.kv_cache_seq_rm(-1, plen, -1)
         m.n_tokens = plen  # the Llama object's own view of its cache: the prefix
         self.stats["score_calls"] += 1

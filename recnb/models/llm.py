@@ -11,7 +11,7 @@ import copy
 import gc
 import importlib.util
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
 
@@ -99,6 +99,10 @@ def _quantization_config(quantization, device: str):
     )
 
 
+#: Keywords load_llm() passes on to transformers' from_pretrained().
+_FROM_PRETRAINED_KWARGS = {"attn_implementation", "revision", "trust_remote_code", "local_files_only"}
+
+
 def load_llm(name: str = "smollm2-135m", device: str = "cpu", quantization: str | None = None, dtype=None,
              backend: str = "transformers", **backend_kwargs) -> "LLM":
     """Load a causal LM: the bundled ``"smollm2-135m"``, a Hugging Face id, or a local folder.
@@ -107,13 +111,25 @@ def load_llm(name: str = "smollm2-135m", device: str = "cpu", quantization: str 
     backend: "transformers" (default, :class:`LocalLLM`) or "llama-cpp" (the GGUF run by
     llama-cpp-python: faster CPU generation, see :mod:`recnb.models.llamacpp`). For a lab's shared
     server use :func:`recnb.models.openai_http.connect_llm` instead.
+    backend_kwargs: for "transformers" only ``attn_implementation``, ``revision``, ``trust_remote_code``
+    and ``local_files_only`` (anything else is a TypeError); for "llama-cpp" they go to ``llama_cpp.Llama``.
     """
     if backend in ("llama-cpp", "llama_cpp", "llamacpp"):
         from recnb.models.llamacpp import load_llamacpp
 
+        # The GGUF carries its own quantization and runs on the CPU: say so rather than ignore the options.
+        if device not in ("cpu", "auto") or quantization is not None or dtype is not None:
+            raise ValueError("backend='llama-cpp' runs the GGUF as stored (Q4_1) on the CPU: leave device, "
+                             "quantization and dtype unset, or use backend='transformers'")
         return load_llamacpp(name, **backend_kwargs)
     if backend != "transformers":
         raise ValueError(f"backend must be 'transformers' or 'llama-cpp', not {backend!r}")
+    # from_pretrained() turns unknown keywords into config attributes without a word, so a typo
+    # (quantisation="4bit") would load fp32 silently: only keywords that mean something pass.
+    unknown = sorted(set(backend_kwargs) - _FROM_PRETRAINED_KWARGS)
+    if unknown:
+        raise TypeError(f"load_llm() got unexpected keyword argument(s) {', '.join(unknown)} for backend='transformers' "
+                        f"(accepted: device, quantization, dtype, {', '.join(sorted(_FROM_PRETRAINED_KWARGS))})")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -122,7 +138,7 @@ def load_llm(name: str = "smollm2-135m", device: str = "cpu", quantization: str 
     if dtype is None:
         dtype = torch.float32 if device == "cpu" else torch.bfloat16
     source = str(exported_dir(name)) if name in BUNDLED_LLMS else name
-    kwargs = {"dtype": dtype}
+    kwargs = {"dtype": dtype, **backend_kwargs}
     if qconfig is not None:
         kwargs.update(quantization_config=qconfig, device_map={"": device})
     try:

@@ -18,11 +18,13 @@ Only the standard library is used for HTTP (urllib): no new dependency for the s
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -32,7 +34,42 @@ from recnb.models.interface import LLM, Capabilities, ScoringUnsupportedError
 
 
 class ServerError(RuntimeError):
-    """The server could not be reached or answered with an error."""
+    """The server could not be reached or answered with an error (``status``: the HTTP code, if any)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+_TRANSIENT = (429, 502, 503, 504)  # rate limits and a restarting server: worth a bounded retry
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises the 3xx as an HTTPError, reported by _request
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _retry_after(header: str | None, attempt: int) -> float:
+    """Seconds before the next try: the server's Retry-After when short, else 0.5 s, 1 s, 2 s..."""
+    try:
+        return min(float(header), 10.0)
+    except (TypeError, ValueError):
+        return 0.5 * 2 ** attempt
+
+
+def _field(resp: dict, route: str, *path):
+    """``resp[path[0]][path[1]]...`` or one ServerError naming the route and what came back."""
+    out = resp
+    try:
+        for key in path:
+            out = out[key]
+    except (KeyError, IndexError, TypeError):
+        raise ServerError(f"{route} answered without {'.'.join(map(str, path))}: {json.dumps(resp)[:200]}") from None
+    return out
 
 
 _CHAT_MARK = "\x02chat-messages\x03"
@@ -90,21 +127,24 @@ class OpenAICompatibleLLM(LLM):
     tokenizer: the served model's tokenizer (an object, a Hugging Face id, ``"smollm2-135m"``, or the served ``.gguf`` file)
     for chat formatting and exact token counts. Without it, chat formatting is unavailable
     (use :meth:`chat`) and token counts come from the server's tokenize endpoint when it has one.
+    retries: further tries after HTTP 429/502/503/504 or a dropped connection (counted in
+    ``stats["http_retries"]``). Redirects are refused, not followed, so the key never travels on.
     """
 
     backend = "openai-http"
 
     def __init__(self, base_url: str, model: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  tokenizer=None, context_window: int | None = None, timeout: float = 120.0,
-                 top_logprobs: int = 20, trust_prompt_logprobs: bool = False):
+                 top_logprobs: int = 20, trust_prompt_logprobs: bool = False, retries: int = 2):
         super().__init__()
         self.base_url = base_url.rstrip("/")
         self.api_key_env = api_key_env
-        self.timeout = timeout
+        self.timeout, self.retries = timeout, retries
         self.top_logprobs = top_logprobs
         self.tokenizer = _load_tokenizer(tokenizer)
         self._prompt_logprobs_ok = bool(trust_prompt_logprobs)
         self._tokenize_route: str | None = None
+        self._tokenize_extra = 0  # ids a tokenize route adds to every text (a BOS token)
         self.model = model or self._first_model()
         self.name = self.model
         self._context_window = context_window
@@ -119,24 +159,46 @@ class OpenAICompatibleLLM(LLM):
 
     def _request(self, method: str, route: str, body: dict | None = None, root: bool = False) -> dict:
         base = self.base_url[: -len("/v1")] if root and self.base_url.endswith("/v1") else self.base_url
+        url = base + route
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(base + route, data=data, method=method, headers=self._headers())
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read().decode())
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:300]
-            raise ServerError(f"{method} {base + route} -> HTTP {exc.code}: {detail}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise ServerError(f"cannot reach the LLM server at {base + route}: {exc}") from None
+        for attempt in range(self.retries + 1):
+            req = urllib.request.Request(url, data=data, method=method, headers=self._headers())
+            try:
+                with _OPENER.open(req, timeout=self.timeout) as resp:
+                    raw = resp.read().decode(errors="replace")
+                break
+            except urllib.error.HTTPError as exc:
+                if exc.code in _REDIRECTS:  # never followed: the key would go with the request to the new host
+                    raise ServerError(f"{method} {url} -> HTTP {exc.code}: the server redirects to "
+                                      f"{exc.headers.get('Location')!r}; set base_url to that address "
+                                      "(redirects are not followed, so the API key is not sent on)") from None
+                detail = exc.read().decode(errors="replace")[:300]
+                if exc.code in _TRANSIENT and attempt < self.retries:  # busy or restarting: wait, then again
+                    self.stats["http_retries"] += 1
+                    time.sleep(_retry_after(exc.headers.get("Retry-After"), attempt))
+                    continue
+                raise ServerError(f"{method} {url} -> HTTP {exc.code}: {detail}", status=exc.code) from None
+            except (urllib.error.URLError, OSError) as exc:
+                dropped = isinstance(getattr(exc, "reason", exc), (ConnectionResetError, http.client.RemoteDisconnected))
+                if dropped and attempt < self.retries:
+                    self.stats["http_retries"] += 1
+                    time.sleep(_retry_after(None, attempt))
+                    continue
+                raise ServerError(f"cannot reach the LLM server at {url}: {exc}") from None
         # (the key is only in the request headers, which no error message includes)
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ServerError(f"{method} {url} answered with something that is not JSON (a proxy's page?): "
+                              f"{raw[:200]!r}") from None
 
     def _first_model(self) -> str:
-        data = self._request("GET", "/models").get("data") or []
+        resp = self._request("GET", "/models")
+        data = (resp.get("data") if isinstance(resp, dict) else None) or []
         if not data:
             raise ServerError(f"{self.base_url}/models lists no model; pass model=")
         self._models = data
-        return data[0]["id"]
+        return _field(data, "/models", 0, "id")
 
     @property
     def capabilities(self) -> Capabilities:  # type: ignore[override]
@@ -146,7 +208,7 @@ class OpenAICompatibleLLM(LLM):
     def context_window(self) -> int:
         if self._context_window is None:
             info = next((m for m in getattr(self, "_models", []) if m.get("id") == self.model), {})
-            n = info.get("max_model_len") or info.get("meta", {}).get("n_ctx_train")
+            n = info.get("max_model_len") or self._llamacpp_n_ctx() or info.get("meta", {}).get("n_ctx_train")
             if not n and self.tokenizer is not None and getattr(self.tokenizer, "model_max_length", 0) < 10**6:
                 n = self.tokenizer.model_max_length
             if not n:
@@ -154,6 +216,17 @@ class OpenAICompatibleLLM(LLM):
                 self.stats["context_window_assumed"] += 1
             self._context_window = int(n)
         return self._context_window
+
+    def _llamacpp_n_ctx(self) -> int | None:
+        """llama.cpp's server lists the model's training length; the window it runs with is in /props."""
+        if not any("meta" in m for m in getattr(self, "_models", [])):
+            return None
+        try:
+            props = self._request("GET", "/props", root=True)
+        except ServerError:
+            return None
+        n = (props.get("default_generation_settings") or {}).get("n_ctx") or props.get("n_ctx")
+        return int(n) if n else None
 
     # ---- prompts
     def chat_prompt(self, user: str, system: str | None = None, assistant_prefix: str = "") -> str:
@@ -176,20 +249,39 @@ class OpenAICompatibleLLM(LLM):
         return len(ids)
 
     def _server_tokenize(self, text: str) -> list | None:
+        """Token ids from the server's own tokenize route, or None where it has none.
+
+        llama-cpp-python: ``/extras/tokenize`` {"input"}; llama.cpp's server: ``/tokenize`` {"content",
+        "add_special"}; vLLM: ``/tokenize`` {"prompt", "add_special_tokens"}. One body serves both
+        ``/tokenize`` servers. A route that adds a BOS token anyway is measured once on "" and the
+        extra ids are taken off. Only "no such route" answers move on to the next route; a server
+        that is down or refuses the key is an error, not a reason to estimate.
+        """
         routes = [self._tokenize_route] if self._tokenize_route else ["/extras/tokenize", "/tokenize"]
         for route in routes:
             if route == "none":
                 return None
-            body = {"input": text} if route == "/extras/tokenize" else {"model": self.model, "prompt": text, "add_special_tokens": False}
-            try:
-                out = self._request("POST", route, body, root=True)
-            except ServerError:
+            ids = self._tokenize_on(route, text)
+            if ids is None or (text and not ids):  # no route, or a body this server does not read
                 continue
-            if isinstance(out.get("tokens"), list):
+            if self._tokenize_route != route:
                 self._tokenize_route = route
-                return out["tokens"]
+                self._tokenize_extra = len(self._tokenize_on(route, "") or [])
+            return ids[self._tokenize_extra:] if self._tokenize_extra and len(ids) > self._tokenize_extra else ids
         self._tokenize_route = "none"
         return None
+
+    def _tokenize_on(self, route: str, text: str) -> list | None:
+        body = ({"input": text} if route == "/extras/tokenize" else
+                {"model": self.model, "prompt": text, "add_special_tokens": False, "content": text, "add_special": False})
+        try:
+            out = self._request("POST", route, body, root=True)
+        except ServerError as exc:
+            if exc.status in (400, 404, 405, 422):
+                return None
+            raise
+        tokens = out.get("tokens") if isinstance(out, dict) else None
+        return tokens if isinstance(tokens, list) else None
 
     # ---- generation
     def generate(self, prompts, max_new_tokens: int = 64, temperature: float = 0.0, stop=None, **kwargs):
@@ -205,10 +297,10 @@ class OpenAICompatibleLLM(LLM):
                 body["stop"] = list(stop)
             if messages is None:
                 resp = self._request("POST", "/completions", {**body, "prompt": p})
-                out.append(resp["choices"][0]["text"])
+                out.append(_field(resp, "/completions", "choices", 0, "text"))
             else:
                 resp = self._request("POST", "/chat/completions", {**body, "messages": messages})
-                out.append(resp["choices"][0]["message"]["content"] or "")
+                out.append(_field(resp, "/chat/completions", "choices", 0, "message", "content") or "")
             self.stats["generated_tokens"] += int((resp.get("usage") or {}).get("completion_tokens", 0))
         self.stats["generate_calls"] += 1
         self.stats["generate_seconds"] += time.perf_counter() - t0
@@ -219,7 +311,7 @@ class OpenAICompatibleLLM(LLM):
         resp = self._request("POST", "/chat/completions", {"model": self.model, "messages": messages,
                                                            "max_tokens": max_new_tokens, "temperature": temperature})
         self.stats["generated_tokens"] += int((resp.get("usage") or {}).get("completion_tokens", 0))
-        return resp["choices"][0]["message"]["content"]
+        return _field(resp, "/chat/completions", "choices", 0, "message", "content") or ""
 
     # ---- scoring
     def next_token_logprobs(self, prefix: str) -> dict:
@@ -233,13 +325,13 @@ class OpenAICompatibleLLM(LLM):
             resp = self._request("POST", "/chat/completions", {
                 "model": self.model, "messages": messages, "max_tokens": 1, "temperature": 0.0, "logprobs": True,
                 "top_logprobs": min(self.top_logprobs, 20)})
-            content = (resp["choices"][0].get("logprobs") or {}).get("content") or []
+            content = (_field(resp, "/chat/completions", "choices", 0).get("logprobs") or {}).get("content") or []
             if not content or not content[0].get("top_logprobs"):
                 raise ScoringUnsupportedError(f"{self.base_url} returned no top log-probabilities for /chat/completions")
             return {t["token"]: t["logprob"] for t in content[0]["top_logprobs"]}
         resp = self._request("POST", "/completions", {"model": self.model, "prompt": prefix, "max_tokens": 1,
                                                       "temperature": 0.0, "logprobs": self.top_logprobs})
-        lp = resp["choices"][0].get("logprobs") or {}
+        lp = _field(resp, "/completions", "choices", 0).get("logprobs") or {}
         top = (lp.get("top_logprobs") or [None])[0]
         if not top:
             raise ScoringUnsupportedError(f"{self.base_url} returned no top log-probabilities for /completions "
@@ -294,15 +386,26 @@ class OpenAICompatibleLLM(LLM):
                 # Not among the server's top-k: its log-prob is at most the k-th one. Use that bound, and count it.
                 self.stats["scores_at_top_logprobs_floor"] += 1
                 out.append(float(floor))
+        below = [c for c in conts if c not in top]
+        if below:  # a reported fallback: these tie at an upper bound, which the caller should know
+            warnings.warn(f"{len(below)} of {len(conts)} continuations ({below[:3]!r}) are not among the server's top "
+                          f"{len(top)} next tokens: scored at the top-k floor ({floor:.2f}), an upper bound, so they tie",
+                          stacklevel=3)
         return np.array(out)
 
     def _echo_logprobs(self, prefix: str, cont: str, reduce: str) -> float:
         resp = self._request("POST", "/completions", {"model": self.model, "prompt": prefix + cont, "max_tokens": 1,
                                                       "temperature": 0.0, "echo": True, "logprobs": 1})
-        lp = resp["choices"][0].get("logprobs") or {}
+        lp = _field(resp, "/completions", "choices", 0).get("logprobs") or {}
         offsets, values = lp.get("text_offset"), lp.get("token_logprobs")
         if not offsets or not values:
             raise ScoringUnsupportedError(f"{self.base_url} does not return prompt log-probabilities with echo")
+        if len(prefix) not in offsets:
+            # One token spans the end of the prefix and the start of the continuation (e.g. a prefix
+            # ending in a space before " Paris"): its log-prob belongs to neither, so no honest score exists.
+            raise ScoringUnsupportedError(
+                f"the server's tokens of the prompt cross the prefix/continuation boundary at {cont!r}; "
+                "end the prefix where a token ends (no trailing space) or use the local backend")
         picked = [v for o, v in zip(offsets, values) if o >= len(prefix) and o < len(prefix) + len(cont) and v is not None]
         if not picked:
             raise ScoringUnsupportedError(f"{self.base_url} returned no log-probabilities for the continuation {cont!r}")

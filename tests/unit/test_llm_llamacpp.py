@@ -50,6 +50,18 @@ def test_multi_token_scores_follow_the_fp32_model(cpp, llm):
     assert cpp.generate(cpp.chat_prompt("Say hi."), max_new_tokens=4).strip()  # generation still works after scoring
 
 
+def test_continuations_longer_than_the_batch_are_decoded_in_chunks(cpp):
+    """llama.cpp's batch holds n_batch tokens: a 20-token title with n_batch=8 is scored in chunks,
+    giving the numbers of one whole batch (it wrote past the batch's arrays before)."""
+    small = recnb.load_llm("smollm2-135m", backend="llama-cpp", n_threads=2, n_batch=8)
+    assert small.model.n_batch == 8
+    prefix = cpp.chat_prompt("Name a long film title.")
+    titles = [" The Lord of the Rings: The Fellowship of the Ring (2001), extended edition with commentary",
+              " Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb (1964)", " Heat"]
+    assert max(cpp.count_tokens(t) for t in titles) > 2 * 8
+    np.testing.assert_allclose(small.score(prefix, titles), cpp.score(prefix, titles), atol=1e-2)
+
+
 def test_generation_and_stop_strings(cpp):
     prompt = cpp.chat_prompt("List three colours, one per line.")
     text = cpp.generate(prompt, max_new_tokens=24)

@@ -79,6 +79,14 @@ def test_four_bit_on_cpu_is_one_clear_error():
         recnb.load_llm("smollm2-135m", device="cpu", quantization="8bit")
 
 
+def test_options_a_backend_would_ignore_are_errors():
+    """A typo must not load fp32 silently (from_pretrained would keep it as a config attribute)."""
+    with pytest.raises(TypeError, match="quantisation"):
+        recnb.load_llm("smollm2-135m", quantisation="4bit")
+    with pytest.raises(ValueError, match="leave device, quantization and dtype unset"):
+        recnb.load_llm("smollm2-135m", backend="llama-cpp", device="cuda")
+
+
 def test_cuda_without_gpu_is_clear_error():
     import torch
 

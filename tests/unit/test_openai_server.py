@@ -119,6 +119,14 @@ def test_without_a_tokenizer_chat_completions_are_used(server, remote):
         LLMPointwiseRanker(bare).fit(cat.train, cat.items).score(cat.query(case), case.candidates)
 
 
+def test_token_counts_from_the_servers_tokenize_route(server, llm):
+    """No local tokenizer: counts come from the server's /extras/tokenize, without its BOS, so they match."""
+    bare = OpenAICompatibleLLM(server, api_key_env=KEY_ENV)
+    for text in ["Yes", " Toy Story (1995)", "Would a fan of Alien like Aliens? Answer Yes or No."]:
+        assert bare.count_tokens(text) == llm.count_tokens(text), text
+    assert bare.stats["token_counts_estimated"] == 0
+
+
 def test_the_served_gguf_file_can_be_the_tokenizer(server, remote):
     """A GGUF carries its vocabulary and chat template: serving a file needs no separate tokenizer."""
     from recnb.models.llm import bundled_gguf

@@ -34,7 +34,7 @@ RANKERS = {
 ERROR_KEYS = ("invalid_titles", "outside_candidates", "duplicates", "missing", "unparseable_outputs",
               "rating_parse_fallbacks", "scores_at_top_logprobs_floor")
 #: ... and what was changed in the prompt to make the run possible
-WARNING_KEYS = ("truncated_prompts", "demo_shortfall")
+WARNING_KEYS = ("truncated_prompts", "demo_shortfall", "rating_rescaled", "rating_clamped", "rating_ambiguous")
 DEFAULT_SETTINGS = (
     {"template": "zero-shot", "ranker": "llm-pointwise", "shots": 0, "demo_source": "self", "text": None},
     {"template": "few-shot", "ranker": "llm-pointwise", "shots": 3, "demo_source": "self", "text": None},

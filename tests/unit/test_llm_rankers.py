@@ -17,7 +17,7 @@ from recnb.scores.llm_listwise_generate import LLMListwiseGenerateRanker
 from recnb.scores.llm_listwise_labels import LLMListwiseLabelRanker
 from recnb.scores.llm_permuted import PermutedRanker
 from recnb.scores.llm_pointwise import LLMPointwiseRanker
-from recnb.scores.llm_rating import LLMRatingRanker, parse_rating, rating_rmse
+from recnb.scores.llm_rating import LLMRatingRanker, parse_rating, rating_rmse, read_rating
 from recnb.scores.llm_title import LLMTitleRanker
 from recnb.text.prompts import ITEM_SENTINEL
 
@@ -172,11 +172,22 @@ def test_constrained_generation_over_the_whole_catalog(llm, dataset):
         constrained_titles(ScriptedLLM(["x"]), prompt, titles)
 
 
-def test_parse_rating():
-    assert parse_rating("4") == 4.0
-    assert parse_rating("Rating: 3.5/5") == 3.5
-    assert parse_rating("I'd give it 9 out of 10... so 4 stars") == 4.0
-    assert parse_rating("no idea") is None and parse_rating("") is None and parse_rating("0") is None
+@pytest.mark.parametrize("answer, value, notes", [
+    ("4", 4.0, set()), ("4.5", 4.5, set()), ("Rating: 3 stars", 3.0, set()), ("I'd give it 5/5", 5.0, set()),
+    ("Rating: 3.5/5", 3.5, set()),
+    ("4/10", 2.0, {"rescaled"}), ("2 out of 10", 1.0, {"rescaled"}), ("8/10", 4.0, {"rescaled"}),  # another scale
+    ("on a scale from 1 to 5, I'd say 8", None, set()),  # the echoed scale is not the answer, 8 is off it
+    ("Between 1 and 5: 4", 4.0, set()), ("1-5: 2", 2.0, set()),
+    ("-2", None, set()),  # negative: not a rating
+    ("Rating: 10/10, wow 3", 5.0, {"rescaled", "ambiguous"}),  # first rating kept, the disagreement noted
+    ("I'd give it 9 out of 10... so 4 stars", 4.5, {"rescaled", "ambiguous"}),
+    ("3/5, so 3", 3.0, set()),  # several numbers that agree: not ambiguous
+    ("0.5", 1.0, {"clamped"}),  # a MovieLens half star below the prompt's 1-5 scale
+    ("10", None, set()), ("0", None, set()), ("no idea", None, set()), ("", None, set()),
+])
+def test_parse_rating(answer, value, notes):
+    assert read_rating(answer) == (value, notes)
+    assert parse_rating(answer) == value
 
 
 def test_rating_generate_fallback_is_counted_and_kept(synth):
@@ -186,6 +197,21 @@ def test_rating_generate_fallback_is_counted_and_kept(synth):
     pred = r.predict(q, [3, 4, 5])
     assert pred.tolist() == [4.0, 4.0, 2.5]  # the unparseable answer fell back to the user's mean (4.0)
     assert r.stats["rating_parse_fallbacks"] == 1 and r.fallbacks == [(5, 4, "I am not sure.")]
+
+
+def test_rating_rescales_and_ambiguities_are_counted_and_reported(synth):
+    answers = ["8/10", "Rating: 10/10, wow 3", "0.5", "-2", "4"]
+    r = LLMRatingRanker(ScriptedLLM(answers), method="generate").fit(synth.train, synth.items)
+    pred = r.predict(Query(user_id=5, history=(1, 2), ratings=(5.0, 3.0)), [3, 4, 5, 6, 7])
+    assert pred.tolist() == [4.0, 5.0, 1.0, 4.0, 4.0]  # "-2" fell back to the user's mean (4.0)
+    assert {k: r.stats[k] for k in ("rating_parse_fallbacks", "rating_rescaled", "rating_clamped", "rating_ambiguous")} \
+        == {"rating_parse_fallbacks": 1, "rating_rescaled": 2, "rating_clamped": 1, "rating_ambiguous": 1}
+    assert r.fallbacks == [(5, 6, "-2")] and [n[:2] for n in r.noted] == [(5, 3), (5, 4), (5, 5)]
+    pairs = synth.train[synth.train.user_id.isin([1, 30])].groupby("user_id").tail(2)
+    rep = rating_rmse(r, pairs, synth.train[~synth.train.index.isin(pairs.index)])  # answers go on cycling
+    d = rep.to_dict()
+    assert rep.n == 4 and (d["fallbacks"], d["rescaled"], d["clamped"], d["ambiguous"]) == (1, 2, 1, 1)  # this run only
+    assert np.isfinite(rep.rmse) and rep.rmse_user_mean >= 0
 
 
 def test_expected_rating_and_rmse_report(llm, synth):

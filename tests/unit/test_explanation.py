@@ -18,12 +18,16 @@ ITEMS = pd.DataFrame([
          awards="Nominated for 5 Oscars."),
     dict(item_id=3, title="Alien", year=1979, genres="Horror|Sci-Fi", wd_genres="", director="Ridley Scott", writer="",
          cast="Sigourney Weaver", country="United Kingdom", language="English", runtime=117, awards="Won 1 Oscar."),
+    dict(item_id=4, title="Jaws", year=1975, genres="Horror|Thriller", wd_genres="", director="Steven Spielberg",
+         writer="Peter Benchley", cast="Roy Scheider", country="United States", language="English", runtime=124,
+         awards="Won 3 Oscars."),
 ])
 PROFILE = Profile([Statement("I like Crime films", facet={"kind": "genre", "value": "Crime"}, source="generated"),
                    Statement("I like films directed by Ridley Scott", facet={"kind": "director", "value": "Ridley Scott"},
                              source="generated"),
                    Statement("I dislike Horror films", polarity="dislike", facet={"kind": "genre", "value": "Horror"},
                              source="generated")])
+SPIELBERG_FAN = Profile([Statement("I like films directed by Steven Spielberg"), Statement("I like Horror films")])
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +80,62 @@ def test_bad_citations_and_own_title(vocab):
     assert c.ok and len(c.claims) == 3  # the title's year is a label, not a claim; Sci-Fi, Ridley Scott, Oscar
     c = check_explanation("A French romantic comedy from France.", row(2), PROFILE, vocab=vocab)
     assert c.ok, c.unsupported
+
+
+def test_item_assertions_in_taste_sentences_are_checked(vocab):
+    # "Heat is a Horror film" is about the item even though the sentence also cites the user's taste
+    c = check_explanation("Your love of Horror [S2] fits: Heat is a Horror film.", row(1), SPIELBERG_FAN, vocab=vocab)
+    assert [(x.about, x.supported, x.evidence) for x in c.claims] == [("profile", True, "S2"),
+                                                                     ("item", False, "not a genre of this item")]
+    assert not c.ok
+    c = check_explanation("Given your love of Horror [S2], you will enjoy this film directed by Steven Spielberg.", row(1),
+                          SPIELBERG_FAN, vocab=vocab)
+    assert [(x.value, x.about, x.role) for x in c.unsupported] == [("Steven Spielberg", "item", "director")] and not c.ok
+    c = check_explanation("This Horror film suits your taste.", row(1), "You dislike Horror", vocab=vocab)
+    assert [(x.value, x.about) for x in c.unsupported] == [("Horror", "item")] and not c.ok
+
+
+def test_liking_claims_need_a_liking_statement(vocab):
+    c = check_explanation("Your love of Horror [S3] makes Heat worth a look.", row(1), PROFILE, vocab=vocab)
+    assert [(x.about, x.evidence) for x in c.unsupported] == [("profile", "no profile statement likes Horror")]
+    assert c.wrong_citations == ["S3"] and not c.ok  # S3 is a dislike: it backs no liking
+    c = check_explanation("Although you dislike Horror [S3], Heat is a Crime film [F2].", row(1), PROFILE, vocab=vocab)
+    assert c.ok and [(x.about, x.evidence) for x in c.claims] == [("profile", "S3"), ("item", "F2")]
+    # a string profile: "but" clauses keep their own polarity; a prediction ("you'll love X") is about the item
+    assert not check_explanation("You love Horror [S1].", row(3), "I like Sci-Fi but I hate Horror.", vocab=vocab).ok
+    assert check_explanation("You'll love Al Pacino [F5] as a cop.", row(1), PROFILE, vocab=vocab).ok
+
+
+def test_person_roles_are_kept_apart(vocab):
+    c = check_explanation("Heat is directed by Al Pacino [F3].", row(1), PROFILE, vocab=vocab)
+    assert [(x.value, x.role, x.evidence) for x in c.unsupported] == [("Al Pacino", "director", "not a director of this item")]
+    assert not check_explanation("Heat, with Michael Mann in the lead.", row(1), PROFILE, vocab=vocab).ok
+    c = check_explanation("Heat, written by Michael Mann [F4] and starring Al Pacino, Robert De Niro and Val Kilmer [F5].",
+                          row(1), PROFILE, vocab=vocab)
+    assert c.ok and [(x.role, x.evidence) for x in c.claims] == [("writer", "F4")] + [("cast", "F5")] * 3
+    # no role word: any person field; "X directs Y" makes only X the director
+    assert check_explanation("Heat is a Michael Mann film [F4].", row(1), PROFILE, vocab=vocab).ok
+    c = check_explanation("Michael Mann directs Al Pacino [F3][F5].", row(1), PROFILE, vocab=vocab)
+    assert c.ok and [x.role for x in c.claims] == ["director", ""]
+
+
+def test_citations_must_back_their_claims(vocab):
+    c = check_explanation("Heat was written by Michael Mann [F3].", row(1), PROFILE, vocab=vocab)
+    assert c.claims[0].supported and c.claims[0].sources == ("F4",) and c.wrong_citations == ["F3"] and not c.ok
+    c = check_explanation("Heat stars Al Pacino [F3].", row(1), PROFILE, vocab=vocab)
+    assert c.wrong_citations == ["F3"] and c.summary()["wrong_citations"] == 1 and not c.ok
+    c = check_explanation("You like Horror [S1].", row(1), SPIELBERG_FAN, vocab=vocab)
+    assert c.claims[0].evidence == "S2" and c.wrong_citations == ["S1"] and not c.ok
+    # a statement that names the claim may be cited beside the fact
+    assert check_explanation("Heat is a Crime film [F2][S1].", row(1), PROFILE, vocab=vocab).ok
+
+
+def test_uncited_claims_are_reported_but_allowed(vocab):
+    c = check_explanation("Heat is a Crime film directed by Michael Mann.", row(1), PROFILE, vocab=vocab)
+    assert c.ok and c.no_citations and [x.text for x in c.uncited] == ["Crime", "Michael Mann"]
+    assert c.summary()["uncited"] == 2
+    c = check_explanation("Heat is a Crime film [F2] directed by Michael Mann.", row(1), PROFILE, vocab=vocab)
+    assert c.ok and not c.no_citations and [x.text for x in c.uncited] == ["Michael Mann"]
 
 
 def test_template_explanation_is_supported_by_construction(vocab):

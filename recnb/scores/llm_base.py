@@ -25,13 +25,19 @@ class LLMRanker(Ranker):
     uses = ("history", "text")
 
     def __init__(self, llm, template: str | PromptTemplate = "zero-shot", shots: int | None = None,
-                 demo_source: str = "self", max_history: int | None = 20):
+                 demo_source: str | None = None, max_history: int | None = 20):
+        """template: a name in the templates file, or a PromptTemplate of this ranker's task.
+        shots / demo_source: override the template's (None keeps them; a named template's source is "self")."""
         super().__init__()
         self.llm = llm
         if isinstance(template, PromptTemplate):
-            self.prompt = template if shots is None else template.edited(template.text, shots=shots, name=template.name)
+            if template.task != self.task:  # e.g. a Yes/No prompt under a ranker that reads digits
+                raise ValueError(f"{type(self).__name__} reads answers of task {self.task!r}; this template is for "
+                                 f"{template.task!r}: use get_template(name, {self.task!r})")
+            changes = {k: v for k, v in (("shots", shots), ("demo_source", demo_source)) if v is not None}
+            self.prompt = template.edited(template.text, name=template.name, **changes) if changes else template
         else:
-            self.prompt = get_template(template, self.task, shots=shots, demo_source=demo_source)
+            self.prompt = get_template(template, self.task, shots=shots, demo_source=demo_source or "self")
         self.max_history = max_history
         self.last: dict = {}
         self._memo: OrderedDict = OrderedDict()
@@ -68,11 +74,15 @@ class LLMRanker(Ranker):
         if not [i for i in query.history if i in self.catalog.text] and not query.profile_text and not query.request:
             raise ValueError(f"{self.name}: the query is empty (no history items in the catalog, no profile, no request)")
 
-    def render(self, query: Query, candidates: Sequence = (), item: str | None = None, reserve_tokens: int = 64) -> RenderedPrompt:
+    def render(self, query: Query, candidates: Sequence = (), item: str | None = None, reserve_tokens: int = 64,
+               avoid: Sequence | None = None) -> RenderedPrompt:
+        """The prompt for ``query``; ``avoid`` (default: ``candidates``) are never a demo's negative
+        (per-item prompts pass their candidates here: a demo must not label one of them "No")."""
         self.check_query(query)
         demos, notes = make_demos(query, self.catalog, self.prompt.shots, self.prompt.demo_source,
-                                  self.similar if self.prompt.demo_source == "similar" else None)
-        if notes:
+                                  self.similar if self.prompt.demo_source == "similar" else None,
+                                  avoid=candidates if avoid is None else avoid)
+        if len(demos) < self.prompt.shots:
             self.stats["demo_shortfall"] += 1
         rp = render(self.prompt, self.llm, query, self.catalog, candidates=candidates, item=item, demos=demos,
                     max_history=self.max_history, reserve_tokens=reserve_tokens, notes=notes)

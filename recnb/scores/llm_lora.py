@@ -42,7 +42,7 @@ class LoraPointwiseRanker(LLMPointwiseRanker):
         from recnb.tuning.examples import shorten_profile
 
         rp = self.render(shorten_profile(query, self.max_likes, self.max_dislikes), item=ITEM_SENTINEL,
-                         reserve_tokens=self.llm.count_tokens(" " + self.catalog[item_id]) + 8)
+                         reserve_tokens=self.llm.count_tokens(" " + self.catalog[item_id]) + 8, avoid=[item_id])
         prefix, pattern = rp.split_item()
         return prefix, pattern.replace(ITEM_SENTINEL, self.catalog[item_id])
 

@@ -23,7 +23,7 @@ class LLMPointwiseRanker(LLMRanker):
     def _score(self, query: Query, candidates: np.ndarray) -> np.ndarray:
         titles = [self.catalog[c] for c in candidates.tolist()]
         reserve = max(self.llm.count_tokens(" " + t) for t in titles) + 8
-        rp = self.render(query, item=ITEM_SENTINEL, reserve_tokens=reserve)
+        rp = self.render(query, item=ITEM_SENTINEL, reserve_tokens=reserve, avoid=candidates.tolist())
         prefix, pattern = rp.split_item()
         pos, neg = self.prompt.options.get("positive", "Yes"), self.prompt.options.get("negative", "No")
         self._begin(rp)

@@ -97,7 +97,8 @@ class LLMRatingRanker(LLMRanker):
         if cands.size == 0:
             return np.zeros(0)
         titles = [self.catalog[c] for c in cands.tolist()]
-        rp = self.render(query, item=ITEM_SENTINEL, reserve_tokens=max(self.llm.count_tokens(" " + t) for t in titles) + 8)
+        rp = self.render(query, item=ITEM_SENTINEL, reserve_tokens=max(self.llm.count_tokens(" " + t) for t in titles) + 8,
+                         avoid=cands.tolist())
         self._begin(rp)
         if self.method == "expected":
             prefix, pattern = rp.split_item()

@@ -35,7 +35,7 @@ class LLMTitleRanker(LLMRanker):
     def _score(self, query: Query, candidates: np.ndarray) -> np.ndarray:
         titles = [self.catalog[c] for c in candidates.tolist()]
         conts = self._continuations(titles)
-        rp = self.render(query, reserve_tokens=max(self.llm.count_tokens(c) for c in conts) + 4)
+        rp = self.render(query, reserve_tokens=max(self.llm.count_tokens(c) for c in conts) + 4, avoid=candidates.tolist())
         self._begin(rp)
         reduce = "mean" if self.normalise == "mean" else "sum"
         s = self.llm.score(rp.text, conts, reduce=reduce)

@@ -9,6 +9,8 @@ oldest history (then demos) until the prompt fits, saying in the prompt and in
 """
 from __future__ import annotations
 
+import bisect
+import os
 import string
 import zlib
 from dataclasses import dataclass, field, replace
@@ -46,14 +48,15 @@ class PromptTemplateError(ValueError):
 
 
 @lru_cache(maxsize=4)
-def _load(path: str) -> dict:
+def _load(path: str, mtime_ns: int) -> dict:
     with open(path, "rb") as f:
         return tomllib.load(f)
 
 
 def template_data(path: str | Path | None = None) -> dict:
-    """The parsed templates file (``path`` lets a course ship its own)."""
-    return _load(str(path or TEMPLATES_FILE))
+    """The parsed templates file (``path`` lets a course ship its own); read again after it is edited."""
+    path = str(path or TEMPLATES_FILE)
+    return _load(path, os.stat(path).st_mtime_ns)
 
 
 def template_names(path=None) -> list[str]:
@@ -175,34 +178,62 @@ def _negatives(catalog: Catalog, exclude: set, n: int, rng) -> list:
 
 
 class SimilarUsers:
-    """Training users ordered by cosine overlap of watched items (for demos from similar users)."""
+    """Training users ordered by cosine overlap of watched items (for demos from similar users).
+
+    Time-aware where the training data has timestamps: for a query user found in it, only what
+    the neighbours did up to that user's latest history item counts, both for who is similar and
+    for the demos. Otherwise a temporal split's demos would show neighbours' later choices, often
+    made after the very item being predicted.
+    """
 
     def __init__(self, train: pd.DataFrame):
-        t = train.sort_values("timestamp", kind="stable") if "timestamp" in train else train
-        self.histories = {u: g["item_id"].tolist() for u, g in t.groupby("user_id", sort=False)}
-        self.ratings = {u: g["rating"].tolist() for u, g in t.groupby("user_id", sort=False)} if "rating" in t else {}
+        timed = "timestamp" in train
+        t = train.sort_values("timestamp", kind="stable") if timed else train
+        groups = list(t.groupby("user_id", sort=False))
+        self.histories = {u: g["item_id"].tolist() for u, g in groups}
+        self.ratings = {u: g["rating"].tolist() for u, g in groups} if "rating" in t else {}
+        self.times = {u: g["timestamp"].tolist() for u, g in groups} if timed else {}
         self.by_item: dict = {}
         for u, h in self.histories.items():
             for i in set(h):
                 self.by_item.setdefault(i, []).append(u)
 
-    def nearest(self, history: Sequence, k: int, exclude_user=None) -> list:
+    def cutoff(self, user_id, history: Sequence):
+        """The time of ``user_id``'s latest ``history`` item in the training data (None if unknown)."""
+        if not history or user_id not in self.times:
+            return None
+        last, h = history[-1], self.histories[user_id]
+        at = [t for i, t in zip(h, self.times[user_id]) if i == last]
+        return max(at) if at else None
+
+    def known(self, u, cutoff=None) -> int:
+        """How many of ``u``'s first interactions happened at or before ``cutoff`` (all without one)."""
+        if cutoff is None or u not in self.times:
+            return len(self.histories[u])
+        return bisect.bisect_right(self.times[u], cutoff)
+
+    def nearest(self, history: Sequence, k: int, exclude_user=None, cutoff=None) -> list:
         mine = set(history)
         overlap: dict = {}
         for i in mine:
             for u in self.by_item.get(i, ()):
                 overlap[u] = overlap.get(u, 0) + 1
         overlap.pop(exclude_user, None)
-        scored = sorted(overlap.items(), key=lambda kv: (-kv[1] / np.sqrt(len(mine) * len(set(self.histories[kv[0]]))), str(kv[0])))
-        return [u for u, _ in scored if len(self.histories[u]) >= 2][:k]
+        if cutoff is not None:  # count only what each neighbour had done by then
+            overlap = {u: len(mine & set(self.histories[u][:self.known(u, cutoff)])) for u in overlap}
+        sizes = {u: len(set(self.histories[u][:self.known(u, cutoff)])) for u in overlap}
+        scored = sorted(((u, n) for u, n in overlap.items() if n), key=lambda kv: (-kv[1] / np.sqrt(len(mine) * sizes[kv[0]]), str(kv[0])))
+        return [u for u, _ in scored if self.known(u, cutoff) >= 2][:k]
 
 
 def make_demos(query, catalog: Catalog, k: int, source: str = "self", similar: SimilarUsers | None = None,
-               n_negatives: int = 3, demo_history: int = 5) -> tuple[list[Demo], list[str]]:
+               n_negatives: int = 3, demo_history: int = 5, avoid: Sequence = ()) -> tuple[list[Demo], list[str]]:
     """Up to ``k`` demos and notes on any shortfall (never silently fewer).
 
     source="self": the user's own history, each demo predicting one of their later items from the
-    items before it. source="similar": the last training item of each of the k most similar users.
+    items before it. source="similar": the latest item of each of the k most similar users, up to
+    the query user's latest history item when the training data has times (see :class:`SimilarUsers`).
+    avoid: items never used as a demo's negative (the query's candidates: a demo must not label one "No").
     """
     notes: list[str] = []
     if k <= 0:
@@ -210,20 +241,25 @@ def make_demos(query, catalog: Catalog, k: int, source: str = "self", similar: S
     history, ratings = list(query.history), list(query.ratings) or [None] * len(query.history)
     rng = _rng("demos", query.user_id, source, len(history))
     demos: list[Demo] = []
+    avoid = set(avoid)
     if source == "self":
         for j in range(1, k + 1):
             cut = len(history) - j
             if cut < 1:
                 break
             demos.append(Demo(history[max(0, cut - demo_history):cut], history[cut],
-                              _negatives(catalog, set(history), n_negatives, rng), ratings[cut], "self"))
+                              _negatives(catalog, set(history) | avoid, n_negatives, rng), ratings[cut], "self"))
     else:
         if similar is None:
             raise ValueError("demos from similar users need the training ratings: fit the ranker first")
-        for u in similar.nearest(history, k, exclude_user=query.user_id):
-            h = similar.histories[u]
-            r = similar.ratings.get(u, [None] * len(h))
-            demos.append(Demo(h[-1 - demo_history:-1], h[-1], _negatives(catalog, set(h) | set(history), n_negatives, rng),
+        cutoff = similar.cutoff(query.user_id, history)
+        if cutoff is None and similar.times:
+            notes.append("similar-user demos are not limited in time: this user's history has no training timestamps")
+        for u in similar.nearest(history, k, exclude_user=query.user_id, cutoff=cutoff):
+            n = similar.known(u, cutoff)
+            h = similar.histories[u][:n]
+            r = similar.ratings.get(u, [None] * n)[:n]
+            demos.append(Demo(h[-1 - demo_history:-1], h[-1], _negatives(catalog, set(h) | set(history) | avoid, n_negatives, rng),
                               r[-1], f"user {u}"))
     demos = [d for d in demos if d.item in catalog.text]
     if len(demos) < k:

@@ -124,6 +124,60 @@ def test_similar_user_demos(catalog):
         make_demos(q, catalog, 2, "similar", None)
 
 
+def test_similar_user_demos_use_only_what_neighbours_did_by_then(catalog):
+    """A temporal split: user 5's latest history item is at t=10. Neighbour 20 later (t=30, 31) watched
+    items 7 and 8: they are neither its demo item nor what makes it similar."""
+    train = pd.DataFrame({"user_id": [5, 5, 5, 20, 20, 20, 20, 21, 21, 21, 21],
+                          "item_id": [1, 2, 3, 1, 2, 7, 8, 4, 5, 3, 6],
+                          "timestamp": [8, 9, 10, 1, 2, 30, 31, 3, 4, 40, 41], "rating": [4.0] * 11})
+    sim = SimilarUsers(train)
+    q = Query(user_id=5, history=(1, 2, 3))
+    assert sim.cutoff(5, q.history) == 10 and sim.known(20, 10) == 2
+    demos, notes = make_demos(q, catalog, 2, "similar", sim)
+    assert [(d.source, d.item, d.history) for d in demos] == [("user 20", 2, [1])]  # not item 8, seen at t=31
+    # user 21 shares item 3 only at t=40, after the cutoff: not similar yet
+    assert notes == ["asked for 2 demos, 1 available from 'similar' history"]
+    # without times in the data (or for a user the data does not know) the whole histories count, and that is said
+    demos, notes = make_demos(Query(user_id=99, history=(1, 2, 3)), catalog, 2, "similar", sim)
+    assert {d.source: d.item for d in demos}["user 20"] == 8 and notes[0].startswith("similar-user demos are not limited in time")
+
+
+def test_demo_negatives_avoid_the_querys_candidates(catalog):
+    q = Query(user_id=7, history=(1, 2, 3, 4, 5))
+    plain, _ = make_demos(q, catalog, 3, "self")
+    used = sorted({i for d in plain for i in d.negatives})
+    demos, _ = make_demos(q, catalog, 3, "self", avoid=used)
+    assert not {i for d in demos for i in d.negatives} & set(used)
+
+
+def test_an_edited_templates_file_is_read_again(tmp_path):
+    import os
+    import shutil
+
+    from recnb.text.prompts import TEMPLATES_FILE
+
+    path = tmp_path / "prompts.toml"
+    shutil.copy(TEMPLATES_FILE, path)
+    before = get_template("zero-shot", "pointwise", path=path).text
+    path.write_text(path.read_text().replace("Answer Yes or No.", "Reply Yes or No."))
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a later mtime even on a coarse clock
+    after = get_template("zero-shot", "pointwise", path=path).text
+    assert "Answer Yes or No." in before and "Reply Yes or No." in after
+
+
+def test_a_ranker_keeps_its_templates_demo_source_and_refuses_another_task(llm):
+    from recnb.scores.llm_pointwise import LLMPointwiseRanker
+    from recnb.scores.llm_rating import LLMRatingRanker
+
+    tpl = get_template("few-shot", "pointwise", demo_source="similar")
+    assert LLMPointwiseRanker(llm, template=tpl).prompt.demo_source == "similar"
+    assert LLMPointwiseRanker(llm, template=tpl, demo_source="self", shots=1).prompt.demo_source == "self"
+    assert LLMPointwiseRanker(llm, template="few-shot", demo_source="similar").prompt.demo_source == "similar"
+    with pytest.raises(ValueError, match="task 'rating'"):
+        LLMRatingRanker(llm, template=tpl)
+
+
 def test_item_split_for_kv_cache_keeps_the_space_with_the_title(catalog):
     rp = render(get_template("zero-shot", "pointwise"), WordCountLLM(), Query(user_id=1, history=(1,)), catalog,
                 item=ITEM_SENTINEL)

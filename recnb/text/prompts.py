@@ -343,12 +343,20 @@ def render(template: PromptTemplate, llm, query, catalog: Catalog, candidates: S
         raise ValueError(f"label prompts take at most {len(LABELS)} candidates, got {len(cand_text)}")
     demo_lines = [format_demo(template.demo_text, d, catalog, n) for n, d in enumerate(demos)]
     demo_lines = [f"Example {n}: {t}" for n, t in enumerate([t for t in demo_lines if t], 1)]
+    # An edited template can leave out a placeholder: say what the model is then not shown.
+    if demos and not demo_lines:
+        notes.append(f"task {template.task!r} has no demo format: {len(demos)} demo(s) not shown")
+    elif demo_lines and "{demos}" not in template.text:
+        notes.append(f"the template has no {{demos}}: {len(demo_lines)} demo(s) not shown")
+        demo_lines = []
     budget = llm.context_window - reserve_tokens
 
     def build(n_shown: int, n_demos: int) -> tuple[str, str]:
         shown = history[len(history) - n_shown:] if n_shown else []
         cut = len(history) - n_shown
-        why = "to fit the context window" if n_shown < min(len(history), max_history or len(history)) else f"max_history={max_history}"
+        capped = max_history is not None and max_history < len(history)
+        why = (("to fit the context window" + (f" (and max_history={max_history})" if capped else ""))
+               if n_shown < min(len(history), max_history or len(history)) else f"max_history={max_history}")
         note = f"\n(The {cut} earlier movie{'s' if cut != 1 else ''} I watched are not shown, {why}.)" if cut else ""
         fields = dict(
             profile=getattr(query, "profile_text", "") or "(no profile)",
@@ -388,6 +396,8 @@ def render(template: PromptTemplate, llm, query, catalog: Catalog, candidates: S
         notes.append(f"history truncated: kept the {n_hist} most recent of {len(history)} items"
                      + (f" (max_history={max_history})" if max_history is not None and n_hist == max_history else
                         " to fit the context window"))
+        if "{truncation_note}" not in template.text:
+            notes.append("the template has no {truncation_note}: the model is not told that history was cut")
     if n_dem < len(demo_lines):
         notes.append(f"dropped {len(demo_lines) - n_dem} of {len(demo_lines)} demos to fit the context window")
     return RenderedPrompt(text, user, n_tok, len(history), n_hist, n_dem, notes)

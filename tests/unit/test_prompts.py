@@ -178,6 +178,22 @@ def test_a_ranker_keeps_its_templates_demo_source_and_refuses_another_task(llm):
         LLMRatingRanker(llm, template=tpl)
 
 
+def test_what_an_edited_template_leaves_out_is_noted(catalog):
+    q = Query(user_id=7, history=tuple(range(1, 31)))
+    demos, _ = make_demos(q, catalog, 2, "self")
+    few = get_template("few-shot", "pointwise")
+    bare = few.edited(few.text.replace("{demos}", "").replace("{truncation_note}", ""))
+    rp = render(bare, WordCountLLM(), q, catalog, item="Film 9", demos=demos, max_history=5)
+    assert rp.n_demos == 0 and "Example 1" not in rp.user_text
+    assert "the template has no {demos}: 2 demo(s) not shown" in rp.notes
+    assert "the template has no {truncation_note}: the model is not told that history was cut" in rp.notes
+    explain = render(get_template("few-shot", "explain"), WordCountLLM(), q, catalog, item="Film 9", demos=demos)
+    assert "task 'explain' has no demo format: 2 demo(s) not shown" in explain.notes
+    # cut by max_history AND the window: the prompt names both
+    both = render(get_template("zero-shot", "pointwise"), WordCountLLM(window=150), q, catalog, item="Film 9", max_history=20)
+    assert both.n_history_shown < 20 and "to fit the context window (and max_history=20)" in both.user_text
+
+
 def test_item_split_for_kv_cache_keeps_the_space_with_the_title(catalog):
     rp = render(get_template("zero-shot", "pointwise"), WordCountLLM(), Query(user_id=1, history=(1,)), catalog,
                 item=ITEM_SENTINEL)

@@ -36,7 +36,10 @@ class LLMConstrainedRanker(LLMRanker):
                                 lambda: constrained_titles(self.llm, rp.text, titles, n_titles=self.n_titles))
         expected = len(cands) if self.n_titles is None else min(self.n_titles, len(cands))
         self.stats["missing"] += expected - len(order)
-        self._end(output=text, missing=[cands[i] for i in range(len(cands)) if i not in set(order)])
+        # "missing": fewer titles than asked for (n_titles caps the list); "not_written": every candidate left out
+        unwritten = [cands[i] for i in range(len(cands)) if i not in set(order)]
+        self._end(output=text, missing=unwritten if self.n_titles is None else [], n_missing=expected - len(order),
+                  not_written=unwritten)
         return order_scores([cands[i] for i in order], cands)
 
     def why(self, query, candidates, scores):

@@ -157,6 +157,11 @@ def test_constrained_ranker_writes_every_candidate_once(llm, dataset):
     assert sorted(s.tolist()) == [1.0, 2.0, 3.0, 4.0, 5.0] and r.stats["missing"] == 0
     lines = r.last["output"].strip().split("\n")
     assert sorted(lines) == sorted(r.catalog[c] for c in cands)
+    top2 = LLMConstrainedRanker(llm, n_titles=2).fit(None, items)
+    s = top2.score(q, cands)
+    assert sorted(s.tolist()) == [0.0, 0.0, 0.0, 4.0, 5.0] and top2.stats["missing"] == 0
+    # asked for two: the three others are "not written", not "missing"
+    assert top2.last["n_missing"] == 0 and top2.last["missing"] == [] and len(top2.last["not_written"]) == 3
 
 
 def test_constrained_generation_over_the_whole_catalog(llm, dataset):

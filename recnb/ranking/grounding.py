@@ -4,9 +4,15 @@ An LLM asked to rank candidates writes text. Each line is matched to the candida
 fuzzy match (rapidfuzz), and every way it can go wrong is kept and counted, never dropped:
 
 * ``invalid``: a line that matches no candidate and no catalog title (a made-up title);
-* ``outside``: a real catalog title that is not among the candidates;
+* ``outside``: a real catalog title that is not among the candidates ("Toy Story 2" when only
+  "Toy Story" was offered, or the 1954 "Sabrina" when the 1995 one was);
 * ``duplicates``: a candidate named again after its first mention;
-* ``missing``: candidates never named.
+* ``missing``: candidates never named;
+* ``truncated``: lines past ``max_lines``, not examined.
+
+Every line is matched against the whole catalog too, so a real film that merely resembles a
+candidate is not credited to it; numbers (2, II, IV...) must agree before a fuzzy match counts,
+and the year tells remakes apart.
 
 :func:`order_scores` turns the grounded order into scores; missing candidates tie at the bottom,
 below every named one, so they are never ranked above something the model did name (a
@@ -16,38 +22,83 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from rapidfuzz import fuzz, process, utils
+from rapidfuzz import fuzz, process
 
 from recnb.data.titles import normalize_title, split_title_year
 
-#: Numbering and bullets a model puts before titles: "1.", "2)", "#3", "- ", "* ", "A.", "(B)".
-_BULLET = re.compile(r"^\s*(?:(?:\d{1,3}|[A-Z])\s*[.):\]]|\(\s*(?:\d{1,3}|[A-Z])\s*\)|#\d{1,3}[.:]?|[-*•·])\s*")
+#: Numbering and bullets a model puts before titles, always stripped: "1.", "2)", "#3", "- ", "* ".
+_BULLET = re.compile(r"^\s*(?:\d{1,3}\s*[.)\]]|#\d{1,3}[.:]?|[-*•·])\s*")
+#: Labels that can also start a title ("M. Butterfly", "(500) Days of Summer", "24: Redemption"):
+#: "A. ", "(B)", "(3)", "4: ", stripped only when most lines (at least two) carry one, as in an
+#: answer to a prompt that labelled the candidates A, B, C. Initials ("L.A.", "I.Q.") have no space.
+_LABEL = re.compile(r"^\s*(?:[A-Z][.)]\s+|\(\s*(?:[A-Z]|\d{1,3})\s*\)\s*|\d{1,3}\s*:\s+)")
 _WRAP = re.compile(r'^["“”\'*_`]+|["“”\'*_`]+$')
 _TRAILER = re.compile(r"\s+[-–—:]\s+.*$")  # "Heat (1995) - a great heist film"
+_ROMAN = re.compile(r"x{0,3}(?:ix|iv|v?i{0,3})")  # i..xxxix: sequels and episodes, not words like "mix"
 
 
-def parse_list(text: str, max_lines: int = 200) -> list[str]:
-    """The items of a generated list, in order: one per line (or per ';' when on one line), cleaned."""
-    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+def _items(text: str) -> list[str]:
+    """Every item of a generated list, in order: one per line (or per ';' when on one line), cleaned."""
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
     if len(lines) == 1 and ";" in lines[0]:
-        lines = lines[0].split(";")
+        lines = [ln.strip() for ln in lines[0].split(";")]
+    labelled = sum(bool(_LABEL.match(ln)) for ln in lines)
+    strip_labels = labelled >= 2 and 2 * labelled > len(lines)
     out = []
-    for ln in lines[:max_lines]:
-        ln = _BULLET.sub("", ln.strip(), count=1)
+    for ln in lines:
+        ln = _LABEL.sub("", ln, count=1) if strip_labels and _LABEL.match(ln) else _BULLET.sub("", ln, count=1)
         ln = _WRAP.sub("", ln.strip()).strip()
         if ln:
             out.append(ln)
     return out
 
 
+def parse_list(text: str, max_lines: int = 200) -> list[str]:
+    """The first ``max_lines`` items of a generated list (:func:`ground` counts the rest as truncated)."""
+    return _items(text)[:max_lines]
+
+
+def _parts(text: str) -> tuple[str, int | None]:
+    """(matching key, year or None) of a title as written."""
+    title, year = split_title_year(text.strip())  # "Star Wars: Episode IV - A New Hope (1977)"
+    title = _TRAILER.sub("", title)
+    if year is None:  # "Heat (1995) - a great heist film": the year sits before the commentary
+        title, year = split_title_year(title)
+    return normalize_title(title), year
+
+
 def title_key(text: str) -> str:
     """A matching key: year and trailing commentary dropped, article in front, case/accents folded."""
-    text = _TRAILER.sub("", text.strip())
-    title, _ = split_title_year(text)
-    return normalize_title(title)
+    return _parts(text)[0]
+
+
+def _sort_tokens(key: str) -> str:
+    return " ".join(sorted(key.split()))
+
+
+def _roman_value(s: str) -> int:
+    vals = [{"i": 1, "v": 5, "x": 10}[c] for c in s]
+    return sum(-v if n + 1 < len(vals) and v < vals[n + 1] else v for n, v in enumerate(vals))
+
+
+def numbers(key: str) -> frozenset:
+    """The numbers in a key (digits and roman numerals: "toy story 2" -> {2}, "rocky ii" -> {2}).
+
+    Fuzzy scores barely see them ("Toy Story" vs "Toy Story 2" is 90), so they must agree exactly.
+    A single letter next to another one is an initial, not a numeral ("g i jane", "p s i love you").
+    """
+    toks = key.split()
+    out = set()
+    for n, t in enumerate(toks):
+        if t.isdigit():
+            out.add(int(t))
+        elif _ROMAN.fullmatch(t) and not (len(t) == 1 and any(len(toks[m]) == 1 for m in (n - 1, n + 1)
+                                                                  if 0 <= m < len(toks))):
+            out.add(_roman_value(t))
+    return frozenset(out)
 
 
 @dataclass
@@ -61,6 +112,7 @@ class Grounding:
     outside: list = field(default_factory=list)  # (line, catalog item id) of real titles not among the candidates
     duplicates: list = field(default_factory=list)  # (line, item id) of repeated mentions
     missing: list = field(default_factory=list)  # candidate ids never named
+    truncated: int = 0  # lines past max_lines, not examined (counted, never silently dropped)
 
     @property
     def hallucinated(self) -> list:
@@ -69,68 +121,112 @@ class Grounding:
 
     def counts(self) -> dict:
         return {"lines": len(self.lines), "grounded": len(self.order), "invalid_titles": len(self.invalid),
-                "outside_candidates": len(self.outside), "duplicates": len(self.duplicates), "missing": len(self.missing)}
+                "outside_candidates": len(self.outside), "duplicates": len(self.duplicates), "missing": len(self.missing),
+                "truncated_lines": self.truncated}
 
 
 class TitleMatcher:
-    """Fuzzy matching of free-text titles to item ids (candidates first, then the whole catalog)."""
+    """Fuzzy matching of free-text titles to item ids; keys are computed once, so build one per catalog."""
 
     def __init__(self, titles: Mapping, threshold: float = 85.0):
         self.threshold = threshold
         self.ids = list(titles)
-        self.keys = [title_key(str(titles[i])) for i in self.ids]
+        parts = [_parts(str(titles[i])) for i in self.ids]
+        self.keys = [k for k, _ in parts]
+        self.years = {i: y for i, (_, y) in zip(self.ids, parts)}
+        self.by_key: dict[str, list] = {}  # key -> ids sharing it (remakes: "Sabrina" 1954 and 1995), in order
+        for i, k in zip(self.ids, self.keys):
+            if k:
+                self.by_key.setdefault(k, []).append(i)
+        self._keys = list(self.by_key)
+        self._numbers = [numbers(k) for k in self._keys]
+        self._sorted = [_sort_tokens(k) for k in self._keys]  # token_sort_ratio, its sorting done once
+
+    def best_key(self, key: str, allow: Callable[[str], bool] | None = None) -> tuple:
+        """(key, similarity, exact) of the best key that ``allow`` accepts, at or above the threshold and
+        with the same numbers; (None, best similarity of any key, False) when there is none."""
+        if not key or not self._keys:
+            return None, 0.0, False
+        if key in self.by_key and (allow is None or allow(key)):
+            return key, 100.0, True
+        nums = numbers(key)
+        # token_sort_ratio (word order and small typos tolerated) over the pre-sorted keys; ties keep key order.
+        for _, score, n in process.extract(_sort_tokens(key), self._sorted, scorer=fuzz.ratio, limit=None,
+                                           score_cutoff=self.threshold):
+            if self._numbers[n] == nums and (allow is None or allow(self._keys[n])):
+                return self._keys[n], float(score), False
+        return None, 0.0, False
 
     def best(self, text: str, among: Sequence | None = None) -> tuple:
-        """(item id, similarity 0-100) of the best match at or above the threshold, else (None, best score)."""
-        key = title_key(text)
-        if not key:
-            return None, 0.0
-        if among is None:
-            choices = self.keys
-            ids = self.ids
-        else:
-            pos = {i: n for n, i in enumerate(self.ids)}
-            ids = [i for i in among if i in pos]
-            choices = [self.keys[pos[i]] for i in ids]
-        if not choices:
-            return None, 0.0
-        # token_sort_ratio: word order and small typos tolerated, a different film is not ("Alien" vs "Aliens" 91,
-        # so the exact key is checked first).
-        for n, c in enumerate(choices):
-            if c == key:
-                return ids[n], 100.0
-        hit = process.extractOne(key, choices, scorer=fuzz.token_sort_ratio, processor=utils.default_process)
-        if hit is None:
-            return None, 0.0
-        _, score, n = hit
-        return (ids[n], float(score)) if score >= self.threshold else (None, float(score))
+        """(item id, similarity 0-100) of the best match at or above the threshold, else (None, best score).
+
+        Of several titles sharing the key, the one with the year written ("Sabrina (1954)"), else the first.
+        """
+        key, year = _parts(text)
+        among = None if among is None else set(among)
+        allow = None if among is None else (lambda k: any(i in among for i in self.by_key[k]))
+        k, sim, _ = self.best_key(key, allow)
+        if k is None:  # report the best score seen, as before
+            hit = process.extractOne(_sort_tokens(key), self._sorted, scorer=fuzz.ratio) if key and self._keys else None
+            return None, float(hit[1]) if hit else 0.0
+        ids = [i for i in self.by_key[k] if among is None or i in among]
+        return next((i for i in ids if year is not None and self.years[i] == year), ids[0]), sim
 
 
 def ground(text_or_lines, candidates: Sequence, titles: Mapping, catalog_titles: Mapping | None = None,
            threshold: float = 85.0, matcher: TitleMatcher | None = None,
-           catalog_matcher: TitleMatcher | None = None) -> Grounding:
+           catalog_matcher: TitleMatcher | None = None, max_lines: int = 200) -> Grounding:
     """Match a generated ranking to ``candidates``.
 
-    titles: {item id: title} for the candidates (at least). catalog_titles: {item id: title} for
-    the whole catalog, to tell a real film outside the candidate set from an invented one (without
-    it, every non-candidate line counts as invalid).
+    titles: {item id: title} for the candidates (at least). catalog_titles (or a prebuilt
+    catalog_matcher): {item id: title} for the whole catalog, to tell a real film outside the
+    candidate set from an invented one (without it, every non-candidate line counts as invalid).
+    Text is cut at ``max_lines`` items (the rest counted in ``truncated``); a list is used whole.
     """
-    lines = parse_list(text_or_lines) if isinstance(text_or_lines, str) else [str(x) for x in text_or_lines]
+    if isinstance(text_or_lines, str):
+        items = _items(text_or_lines)
+        lines, truncated = items[:max_lines], max(0, len(items) - max_lines)
+    else:
+        lines, truncated = [str(x) for x in text_or_lines], 0
     candidates = list(candidates)
+    cand_set = set(candidates)
     matcher = matcher or TitleMatcher({c: titles[c] for c in candidates}, threshold)
     if catalog_titles is not None and catalog_matcher is None:
         catalog_matcher = TitleMatcher(catalog_titles, threshold)
-    g = Grounding(lines=lines, order=[])
+    cat = catalog_matcher
+
+    def is_candidate_key(k):
+        return any(i in cand_set for i in matcher.by_key.get(k, ()))
+
+    def is_outside_key(k):  # a catalog key no candidate has (candidates' remakes are told apart by year below)
+        return not is_candidate_key(k) and not any(i in cand_set for i in cat.by_key[k])
+
+    g = Grounding(lines=lines, order=[], truncated=truncated)
     seen = set()
     for line in lines:
-        item, sim = matcher.best(line, among=candidates)
-        if item is None:
-            other = catalog_matcher.best(line)[0] if catalog_matcher is not None else None
-            if other is not None and other not in set(candidates):
-                g.outside.append((line, other))
-            else:
-                g.invalid.append(line)
+        key, year = _parts(line)
+        k, sim, exact = matcher.best_key(key, is_candidate_key)
+        # Also match the whole catalog: a real non-candidate that matches at least as well (or exactly)
+        # is what the line names ("Aliens" is not "Alien", "Toy Story 2" is not "Toy Story").
+        if cat is not None and not exact:
+            out_k, out_sim, out_exact = cat.best_key(key, is_outside_key)
+            if out_k is not None and (k is None or out_exact or out_sim >= sim):
+                ids = cat.by_key[out_k]
+                g.outside.append((line, next((i for i in ids if year is not None and cat.years[i] == year), ids[0])))
+                continue
+        if k is None:
+            g.invalid.append(line)
             continue
+        pool = [c for c in matcher.by_key[k] if c in cand_set]
+        if year is not None:
+            same = [c for c in pool if matcher.years[c] == year]
+            remake = [i for i in cat.by_key.get(k, ()) if i not in cand_set and cat.years[i] == year] if cat else []
+            if not same and remake:  # "Sabrina (1954)" when the candidate is the 1995 one
+                g.outside.append((line, remake[0]))
+                continue
+            pool = same or pool  # a wrong year that no film of that title has is tolerated
+        # Candidates sharing the key (remakes) are taken in turn, so naming each is not a duplicate.
+        item = next((c for c in pool if c not in seen), pool[0])
         if item in seen:
             g.duplicates.append((line, item))
             continue

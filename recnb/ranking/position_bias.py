@@ -73,18 +73,34 @@ def aggregate(matrix: np.ndarray, how: str = "mean") -> np.ndarray:
     raise ValueError(f"how must be 'mean' or 'borda', not {how!r}")
 
 
+def unique_winners(matrix: np.ndarray) -> np.ndarray:
+    """Per row, the index of its unique top score, or -1 where the top is tied.
+
+    np.argmax would pick the first of tied candidates, so an unparseable output (all scores 0)
+    would look like a confident vote for candidate 0. Near-equal counts as tied: averaged scores
+    differ in the last bits only through summation order.
+    """
+    m = np.atleast_2d(np.asarray(matrix, dtype=float))
+    if m.shape[1] == 0:
+        return np.full(len(m), -1)
+    tied = np.isclose(m, m.max(1, keepdims=True), rtol=1e-9, atol=1e-12).sum(1) > 1
+    return np.where(tied, -1, np.argmax(m, axis=1))
+
+
 def position_top1_rate(matrix: np.ndarray, perms: np.ndarray) -> np.ndarray:
     """For each shown position, how often the candidate shown there came out on top.
 
     Without position bias this is flat (about 1/n each); a spike at 0 means "picks the first one".
+    Rows without a unique winner are left out (all zeros when no row has one).
     """
     m = np.atleast_2d(matrix)
-    n = m.shape[1]
-    hits = np.zeros(n)
-    for row, order in zip(m, perms):
-        top = int(np.argmax(row))
-        hits[int(np.where(order == top)[0][0])] += 1
-    return hits / len(m)
+    hits = np.zeros(m.shape[1])
+    winners = unique_winners(m)
+    for top, order in zip(winners, perms):
+        if top >= 0:
+            hits[int(np.where(order == top)[0][0])] += 1
+    decided = int((winners >= 0).sum())
+    return hits / decided if decided else hits
 
 
 @dataclass
@@ -95,7 +111,8 @@ class PositionBiasReport:
     aggregated: np.ndarray  # (n,)
     rank_spread: np.ndarray  # (n,): std of each candidate's rank across permutations
     position_top1_rate: np.ndarray  # (n,): share of permutations whose winner was shown at each position
-    top1_agreement: float  # share of permutations whose winner is the aggregate's winner
+    top1_agreement: float  # share of permutations (with a winner) whose winner is the aggregate's unique winner
+    n_tied_rows: int = 0  # permutations without a unique winner, left out of the two above
 
     @property
     def n_permutations(self) -> int:
@@ -108,7 +125,8 @@ class PositionBiasReport:
     def summary(self) -> dict:
         return {"n_permutations": self.n_permutations, "n_candidates": len(self.candidates),
                 "mean_rank_spread": round(self.mean_rank_spread, 4), "top1_agreement": round(self.top1_agreement, 4),
-                "first_position_top1_rate": round(float(self.position_top1_rate[0]), 4) if len(self.candidates) else 0.0}
+                "first_position_top1_rate": round(float(self.position_top1_rate[0]), 4) if len(self.candidates) else 0.0,
+                "tied_rows": self.n_tied_rows}
 
 
 def permutation_report(score_fn: Callable[[list], np.ndarray], candidates: Sequence, n_permutations: int = 4,
@@ -124,9 +142,14 @@ def permutation_report(score_fn: Callable[[list], np.ndarray], candidates: Seque
     matrix = scores_under_permutations(score_fn, cands, perms)
     agg = aggregate(matrix, how)
     r = ranks(matrix)
-    winners = np.argmax(matrix, axis=1)
+    winners = unique_winners(matrix)
+    decided = winners[winners >= 0]
+    # Agreement among the permutations that picked a winner; 0.0 when none did, or when the aggregate
+    # itself is tied (no winner to agree with): never a vacuous 1.0 for outputs that could not be read.
+    best = int(unique_winners(agg)[0]) if cands else -1
+    agreement = float(np.mean(decided == best)) if decided.size and best >= 0 else 0.0
     return PositionBiasReport(
         candidates=cands, perms=perms, matrix=matrix, aggregated=agg, rank_spread=r.std(0),
         position_top1_rate=position_top1_rate(matrix, perms),
-        top1_agreement=float(np.mean(winners == int(np.argmax(agg)))) if cands else 1.0,
+        top1_agreement=agreement if cands else 1.0, n_tied_rows=int((winners < 0).sum()) if cands else 0,
     )

@@ -41,7 +41,7 @@ class LLMListwiseGenerateRanker(LLMRanker):
         text = self.memo((rp.text, budget), lambda: self.llm.generate(rp.text, max_new_tokens=budget))
         g = ground(text, cands, self.catalog.text, threshold=self.threshold, catalog_matcher=self._catalog_matcher)
         counts = g.counts()
-        for key in ("invalid_titles", "outside_candidates", "duplicates", "missing"):
+        for key in ("invalid_titles", "outside_candidates", "duplicates", "missing", "truncated_lines"):
             self.stats[key] += counts[key]
         self.stats["unparseable_outputs"] += int(not g.order)
         self._end(output=text, grounding=counts, hallucinated=g.hallucinated, invalid=list(g.invalid),

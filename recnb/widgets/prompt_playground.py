@@ -31,7 +31,7 @@ RANKERS = {
     "llm-rating": ("recnb.scores.llm_rating", "LLMRatingRanker"),
 }
 #: the error counters a side shows, from ranker.stats (what went wrong with the model's answer)
-ERROR_KEYS = ("invalid_titles", "outside_candidates", "duplicates", "missing", "unparseable_outputs",
+ERROR_KEYS = ("invalid_titles", "outside_candidates", "duplicates", "missing", "truncated_lines", "unparseable_outputs",
               "rating_parse_fallbacks", "scores_at_top_logprobs_floor")
 #: ... and what was changed in the prompt to make the run possible
 WARNING_KEYS = ("truncated_prompts", "demo_shortfall", "rating_rescaled", "rating_clamped", "rating_ambiguous")

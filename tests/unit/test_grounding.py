@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from recnb.ranking.grounding import TitleMatcher, ground, order_scores, parse_list, title_key
+from recnb.ranking.grounding import TitleMatcher, ground, numbers, order_scores, parse_list, title_key
 
 CATALOG = {1: "Matrix, The", 2: "Alien", 3: "Aliens", 4: "Godfather, The", 5: "Toy Story", 6: "Heat", 7: "Amélie"}
 CANDIDATES = [1, 2, 4, 5, 7]
 
 
 def test_parse_list_strips_numbering_bullets_and_quotes():
-    text = '1. The Matrix (1999)\n2) "Alien"\n\n- **Toy Story**\n* Heat\n#5 Amelie\nB. Up\n(C) Fargo'
-    assert parse_list(text) == ["The Matrix (1999)", "Alien", "Toy Story", "Heat", "Amelie", "Up", "Fargo"]
+    # Changed: this list used to end in "B. Up" and "(C) Fargo"; letter labels are now stripped only when
+    # most lines carry them (see test_letter_labels_need_a_majority_and_initials_are_kept).
+    text = '1. The Matrix (1999)\n2) "Alien"\n\n- **Toy Story**\n* Heat\n#5 Amelie'
+    assert parse_list(text) == ["The Matrix (1999)", "Alien", "Toy Story", "Heat", "Amelie"]
+    assert parse_list("B. Up\n(C) Fargo\nA) Alien") == ["Up", "Fargo", "Alien"]
     assert parse_list("Alien; Heat; Toy Story") == ["Alien", "Heat", "Toy Story"]
     assert parse_list("") == [] and parse_list(None) == []
 
@@ -44,7 +48,7 @@ def test_ground_counts_every_kind_of_error():
     assert g.invalid == ["Space Cowboys From Mars"]
     assert g.missing == [2, 5]
     assert g.counts() == {"lines": 6, "grounded": 3, "invalid_titles": 1, "outside_candidates": 1, "duplicates": 1,
-                          "missing": 2}
+                          "missing": 2, "truncated_lines": 0}  # truncated_lines added (a new count)
     assert g.hallucinated == ["Space Cowboys From Mars", "Heat"]
 
 
@@ -59,3 +63,65 @@ def test_order_scores_ties_missing_items_at_the_bottom():
     named = s[[0, 2]]
     assert np.all(named > s[[1, 3, 4]].max())  # every named candidate above every unnamed one
     assert order_scores([], CANDIDATES).tolist() == [0.0] * 5  # unparseable output: all tied
+
+
+# --- regressions: every example below was grounded wrongly before ----------------------------------------
+
+FILMS = {1: "Toy Story (1995)", 2: "Toy Story 2 (1999)", 3: "Alien (1979)", 4: "Aliens (1986)", 5: "Scream (1996)",
+         6: "Scream 2 (1997)", 7: "Star Wars: Episode IV - A New Hope (1977)",
+         8: "Star Wars: Episode V - The Empire Strikes Back (1980)", 9: "The Matrix (1999)", 10: "Heat (1995)",
+         11: "Sabrina (1995)", 12: "Sabrina (1954)", 13: "Les Misérables (1998)", 14: "Les Misérables (2012)",
+         15: "Rocky (1976)", 16: "Rocky II (1979)"}
+SHOWN = [1, 3, 5, 7, 9]  # Toy Story, Alien, Scream, Star Wars IV, The Matrix
+
+
+@pytest.mark.parametrize("line, film", [("Toy Story 2", 2), ("Aliens", 4), ("Scream 2", 6),
+                                        ("Star Wars: Episode V - The Empire Strikes Back", 8)])
+def test_a_real_film_outside_the_candidates_is_not_credited_to_a_similar_candidate(line, film):
+    g = ground([line], SHOWN, FILMS, catalog_titles=FILMS)
+    assert g.order == [] and g.outside == [(line, film)] and g.missing == SHOWN
+
+
+def test_a_sequel_after_its_original_is_outside_not_a_duplicate():
+    g = ground("Toy Story\nToy Story 2", SHOWN, FILMS, catalog_titles=FILMS)
+    assert g.order == [1] and g.outside == [("Toy Story 2", 2)] and g.duplicates == []
+
+
+def test_numbers_must_agree_so_an_invented_sequel_is_invalid():
+    g = ground(["The Matrix 4", "The Matrix"], SHOWN, FILMS, catalog_titles=FILMS)
+    assert g.invalid == ["The Matrix 4"] and g.order == [9]
+    assert numbers("rocky ii") == numbers("rocky 2") == {2} and numbers("star wars episode iv") == {4}
+    assert numbers("g i jane") == numbers("p s i love you") == frozenset()  # initials, not numerals
+    assert ground(["Rocky II"], [15], FILMS, catalog_titles=FILMS).outside == [("Rocky II", 16)]
+
+
+def test_the_year_tells_remakes_apart():
+    g = ground("Sabrina (1954)\nHeat", [11, 10], FILMS, catalog_titles=FILMS)
+    assert g.outside == [("Sabrina (1954)", 12)] and g.order == [10] and g.missing == [11]
+    g = ground("Sabrina (1954)\nSabrina (1995)\nLes Misérables (2012)\nLes Misérables (1998)",
+               [11, 12, 13, 14, 10], FILMS, catalog_titles=FILMS)
+    assert g.order == [12, 11, 14, 13] and g.duplicates == [] and g.outside == []
+    # Without a year: the candidate with that title; remakes among the candidates are taken in turn.
+    assert ground(["Sabrina"], [11, 10], FILMS, catalog_titles=FILMS).order == [11]
+    g = ground(["Les Miserables", "Les Miserables", "Les Miserables"], [14, 13], FILMS, catalog_titles=FILMS)
+    assert g.order == [14, 13] and g.duplicates == [("Les Miserables", 14)]
+    # A year no film of that title has is a slip, not another film.
+    assert ground(["Heat (1996)"], [10], FILMS, catalog_titles=FILMS).order == [10]
+    assert TitleMatcher(FILMS).best("Sabrina (1954)")[0] == 12
+
+
+def test_letter_labels_need_a_majority_and_initials_are_kept():
+    assert parse_list("1. I.Q. (1994)\n2. L.A. Confidential (1997)\n3. X: The Man with the X-Ray Eyes (1963)") == [
+        "I.Q. (1994)", "L.A. Confidential (1997)", "X: The Man with the X-Ray Eyes (1963)"]
+    assert parse_list("I.Q.\nE.T. the Extra-Terrestrial") == ["I.Q.", "E.T. the Extra-Terrestrial"]
+    assert parse_list("M. Butterfly") == ["M. Butterfly"] and parse_list("24: Redemption") == ["24: Redemption"]
+    assert parse_list("Heat\nAlien\n(500) Days of Summer") == ["Heat", "Alien", "(500) Days of Summer"]
+    # The listwise-labels prompts show candidates as "A. ...": such answers still parse.
+    assert parse_list("C. Alien (1979)\nA. Heat (1995)\nB. M. Butterfly") == ["Alien (1979)", "Heat (1995)",
+                                                                            "M. Butterfly"]
+
+
+def test_lines_past_max_lines_are_counted():
+    g = ground("\n".join(["Alien"] + [f"line {i}" for i in range(249)]), SHOWN, FILMS, catalog_titles=FILMS)
+    assert g.counts()["lines"] == 200 and g.counts()["truncated_lines"] == 50 and g.truncated == 50
+    assert ground("Alien", SHOWN, FILMS, max_lines=0).counts()["truncated_lines"] == 1

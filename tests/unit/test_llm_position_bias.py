@@ -48,6 +48,25 @@ def test_content_signal_survives_permutation():
     assert r.top1_agreement == 1.0
 
 
+def test_rows_without_a_unique_winner_are_left_out():
+    # An unparseable output scores every candidate 0: no winner, not a vote for the first candidate.
+    r = permutation_report(lambda c: np.zeros(len(c)), list(range(5)), n_permutations=5)
+    assert r.position_top1_rate.tolist() == [0.0] * 5 and r.n_tied_rows == 5
+    assert r.top1_agreement == 0.0 and r.summary()["tied_rows"] == 5 and r.summary()["first_position_top1_rate"] == 0.0
+    # Half the orders unreadable: rates and agreement come from the other half only.
+    m = np.array([[0.0, 0.0, 0.0], [3.0, 1.0, 2.0], [0.0, 0.0, 0.0], [3.0, 2.0, 1.0]])
+    perms = np.array([[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 1, 2]])
+    assert position_top1_rate(m, perms).tolist() == [0.5, 0.0, 0.5]
+    quality, calls = {0: 0.0, 1: 5.0, 2: 1.0, 3: 2.0}, []
+
+    def every_other_unreadable(order):
+        calls.append(order)
+        return np.zeros(len(order)) if len(calls) % 2 == 0 else np.array([quality[c] for c in order])
+
+    r = permutation_report(every_other_unreadable, list(quality), n_permutations=4)
+    assert r.n_tied_rows == 2 and r.top1_agreement == 1.0 and r.position_top1_rate.sum() == pytest.approx(1.0)
+
+
 def test_ranks_are_pessimistic_on_ties_and_aggregate_checks_input():
     assert ranks(np.array([[1.0, 1.0, 0.0]])).tolist() == [[2, 2, 3]]
     assert position_top1_rate(np.array([[0.0, 1.0]]), np.array([[1, 0]])).tolist() == [1.0, 0.0]

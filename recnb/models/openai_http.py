@@ -23,6 +23,7 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from pathlib import Path
@@ -137,6 +138,9 @@ class OpenAICompatibleLLM(LLM):
                  tokenizer=None, context_window: int | None = None, timeout: float = 120.0,
                  top_logprobs: int = 20, trust_prompt_logprobs: bool = False, retries: int = 2):
         super().__init__()
+        if urllib.parse.urlsplit(base_url).password is not None:  # it would show in repr and every error
+            raise ValueError("base_url holds a password (user:pass@host): put the key in an environment variable "
+                             "and pass its name as api_key_env")
         self.base_url = base_url.rstrip("/")
         self.api_key_env = api_key_env
         self.timeout, self.retries = timeout, retries

@@ -173,3 +173,8 @@ def test_a_label_outside_the_servers_top_k_is_a_reported_upper_bound(serve_scrip
         scores = llm.score("Pick one: ", ["A", "B", "C"])
     np.testing.assert_allclose(scores, [-0.2, -1.9, -1.9])
     assert llm.stats["scores_at_top_logprobs_floor"] == 1
+
+
+def test_a_password_in_the_url_is_refused():
+    with pytest.raises(ValueError, match="api_key_env"):
+        OpenAICompatibleLLM("http://lab:" + SECRET + "@127.0.0.1:9/v1")

@@ -37,7 +37,7 @@ class PositionStudy:
     how: str
     per_user: pd.DataFrame
     per_candidate: pd.DataFrame
-    position_top1: np.ndarray  # mean over users: share of orders whose winner was shown at each position
+    position_top1: np.ndarray  # over all users' orders with a unique winner: share whose winner was shown at each position
     meta: dict = field(default_factory=dict)
 
     def summary(self, seed: int = 0) -> dict:
@@ -55,6 +55,7 @@ class PositionStudy:
             "first_position_top1_rate": float(self.position_top1[0]),
             "uniform_top1_rate": 1.0 / len(self.position_top1),
             "top1_agreement": float(pu["top1_agreement"].mean()),
+            "tied_orders": int(pu["tied_orders"].sum()) if "tied_orders" in pu else 0,
         }
 
     def to_dict(self) -> dict:
@@ -99,12 +100,14 @@ def position_bias_study(ranker, protocol, n_users: int = 20, n_permutations: int
                       "single_order_ndcg@10_mean": float(np.mean(single)), "single_order_ndcg@10_min": float(np.min(single)),
                       "single_order_ndcg@10_max": float(np.max(single)), "averaged_ndcg@10": _ndcg10(averaged, rel),
                       "target_rank_spread": float(report.rank_spread[target]),
-                      "mean_rank_spread": report.mean_rank_spread, "top1_agreement": report.top1_agreement})
+                      "mean_rank_spread": report.mean_rank_spread, "top1_agreement": report.top1_agreement,
+                      "tied_orders": report.n_tied_rows})
         mean_rank = (np.vstack([np.argsort(np.argsort(-row, kind="stable"), kind="stable") for row in report.matrix]) + 1).mean(0)
         for j, c in enumerate(cands):
             cands_rows.append({"user_id": case.user_id, "item_id": c, "is_target": bool(rel[j]),
                                "mean_rank": float(mean_rank[j]), "rank_spread": float(report.rank_spread[j])})
-        top1.append(report.position_top1_rate)
+        # weighted by the orders that had a unique winner (a user whose every order tied adds nothing)
+        top1.append(report.position_top1_rate * (report.n_permutations - report.n_tied_rows))
         if budget_s is not None and time.perf_counter() - t0 > budget_s and len(users) < min(n_users, len(protocol)):
             stopped = f"time budget of {budget_s:g} s reached after {len(users)} of {min(n_users, len(protocol))} users"
             break
@@ -112,7 +115,8 @@ def position_bias_study(ranker, protocol, n_users: int = 20, n_permutations: int
         raise ValueError("the protocol has no users to study")
     width = max(len(t) for t in top1)
     padded = np.vstack([np.pad(t, (0, width - len(t))) for t in top1])
+    decided = padded.sum()  # orders with a unique winner, over all users
     return PositionStudy(getattr(ranker, "name", type(ranker).__name__), int(n_permutations), design, how,
-                         pd.DataFrame(users), pd.DataFrame(cands_rows), padded.mean(0),
+                         pd.DataFrame(users), pd.DataFrame(cands_rows), padded.sum(0) / decided if decided else padded.sum(0),
                          meta={"protocol": protocol.describe(), "seed": seed, "n_users_requested": int(n_users),
                                "budget_s": budget_s, "stopped": stopped})

@@ -73,3 +73,21 @@ def test_budget_stops_the_lab_and_says_so(protocol):
     study = position_bias_study(FirstShownWins(), protocol, n_users=5, n_permutations=2, budget_s=0.0)
     assert len(study.per_user) == 1 and "time budget" in study.meta["stopped"]
     assert set(study.to_dict()) == {"summary", "position_top1", "meta", "per_user"}
+
+
+class UnreadableForSome(FirstShownWins):
+    """Like an LLM whose output for some users cannot be parsed: every candidate scores 0 for them."""
+
+    name = "unreadable-for-some"
+
+    def _score(self, query, candidates):
+        return np.zeros(len(candidates)) if hash(query.user_id) % 2 else super()._score(query, candidates)
+
+
+def test_orders_without_a_winner_are_left_out_and_counted(protocol):
+    study = position_bias_study(UnreadableForSome(), protocol, n_users=6, n_permutations=4)
+    tied = study.per_user["tied_orders"]
+    assert set(tied) == {0, 4}  # a user's orders all tie (unreadable) or none do
+    # the rate is over the orders that had a winner: still all at the first position, not diluted by ties
+    assert study.position_top1[0] == pytest.approx(1.0)
+    assert study.summary()["tied_orders"] == int(tied.sum()) > 0

@@ -203,8 +203,9 @@ display(reports["expected"].predictions.head(8).round(2))
 # ## 4 · Explanations, checked
 # For a few users, why might they like their top-ranked candidate (by `llm-title`)? The LLM's
 # explanation may cite profile statements [S#] and facts [F#]; every fact it states about the movie
-# (genres, people, countries, years, runtime, awards) is checked against that movie's facts, and
-# unsupported claims are flagged. A deterministic template explanation is shown beside it.
+# (genres, people in their role, countries, years, runtime, awards) is checked against that movie's
+# facts, and unsupported claims are flagged; a citation that points at a statement or fact other
+# than the one backing its claim counts as wrong. A deterministic template explanation is shown beside it.
 
 # %%
 vocab = FactVocabulary(ds.items)
@@ -217,9 +218,10 @@ for case in cases[:EXPLAIN_USERS]:
         rows.append({"user": case.user_id, "movie": title_ranker.catalog[top], **e.to_dict()})
         flagged = "; ".join(f"{c.text!r} ({c.evidence})" for c in e.check.unsupported) or "none"
         print(f"[user {case.user_id} · {e.source}] {e.text}\n    claims {len(e.check.claims)}, unsupported: {flagged}, "
-              f"bad citations: {e.check.bad_citations or 'none'}\n")
+              f"bad citations: {e.check.bad_citations or 'none'}, wrong citations: {e.check.wrong_citations or 'none'}\n")
 expl = pd.DataFrame(rows)
-display(expl.groupby("source")[["claims", "unsupported", "citations", "bad_citations"]].sum())
+COUNTS = ["claims", "unsupported", "citations", "bad_citations", "wrong_citations", "uncited"]
+display(expl.groupby("source")[COUNTS].sum())
 
 # %%
 out = RESULTS / f"05_generate_vs_score{'-tiny' if TINY else ''}.json"
@@ -227,6 +229,6 @@ out.write_text(json.dumps({
     "mode": "tiny" if TINY else "full", "n_users": len(cases), "n_candidates": N_NEGATIVES + 1, "model": llm.name,
     "ranking": table.replace({np.nan: None}).to_dict("records"),
     "rating": {m: r.to_dict() for m, r in reports.items()},
-    "explanations": expl.groupby("source")[["claims", "unsupported", "citations", "bad_citations"]].sum().to_dict("index"),
+    "explanations": expl.groupby("source")[COUNTS].sum().to_dict("index"),
 }, indent=1, default=float))
 print(f"wrote {out}; notebook ran in {time.perf_counter() - t_start:.0f} s ({'tiny' if TINY else 'full'} mode)")

@@ -129,7 +129,9 @@ function render({ model, el: root }) {
     const user = select(model.get("user_ids") || [], model.get("user"), "recnb-pp-user", "user");
     user.addEventListener("change", () => {
       const ids = model.get("user_ids") || [];
-      save({ user: ids.find((u) => String(u) === user.value) });
+      // keep the edits made on both sides (text, k-shot...): a redraw for the new user must not drop them
+      const kept = settings.map((s, i) => readSide(wrap, i, s));
+      save({ settings: kept, user: ids.find((u) => String(u) === user.value) });
     });
     top.appendChild(el("label", "recnb-pp-label", "User "));
     top.appendChild(user);

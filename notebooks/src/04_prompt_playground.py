@@ -11,8 +11,8 @@
 # * **Rankers read the answer by likelihood**, not by parsing text: `llm-pointwise` compares
 #   P("Yes") with P("No") for "Would I like X?"; `llm-title` asks how likely each candidate's title
 #   is as the recommendation (minus how likely it is without the user). One prompt prefix is
-#   computed once and shared by every candidate (a KV cache), so 20 candidates cost little more
-#   than one.
+#   computed once and shared by every candidate (a KV cache), so each further candidate costs only
+#   its own few tokens (the playground shows the cache hits; `make bench`, section `llm`, times it).
 # * **The playground widget** puts two settings side by side on one user: edit the prompt text,
 #   pick template, ranker and k, press *Run both*.
 #
@@ -81,7 +81,7 @@ case = cases[0]
 query = protocol.query(case)
 for name, shots in (("zero-shot", 0), ("few-shot", SHOTS)):
     tpl = get_template(name, "pointwise", shots=shots)
-    demos, notes = make_demos(query, catalog, tpl.shots, "self")
+    demos, notes = make_demos(query, catalog, tpl.shots, "self", avoid=case.candidates)  # as the rankers do
     rp = render(tpl, llm, query, catalog, item=catalog[int(case.candidates[0])], demos=demos, max_history=MAX_HISTORY)
     print(f"===== {name} (k={shots}): {rp.n_tokens} tokens, history {rp.n_history_shown} of {rp.n_history} shown")
     print(rp.user_text)

@@ -4,12 +4,14 @@
 # The bundled 135M model runs anywhere; real LLM recommenders use 7B-class models. On a CUDA GPU,
 # **4-bit NF4 quantization** (bitsandbytes) stores each weight in about half a byte instead of two,
 # so a 7B model needs roughly a quarter of the memory, at some cost in speed and (slightly) in
-# quality. This notebook measures that trade-off with the kit's own code path:
+# quality. This notebook measures the memory and speed side with the kit's own code path (quality
+# needs real weights: with a `MODEL_ID`, section 3 ranks a few users with the 4-bit model):
 #
 # * `recnb.load_llm(model_id, device="cuda")` loads bf16; add `quantization="4bit"` for NF4;
 # * the same rankers (`llm-title`, `llm-pointwise`, …) run on either, unchanged;
-# * memory is what CUDA allocated for the weights and the peak while scoring 20 candidates after
-#   one user prompt; latency is the kit's shared-prefix scoring (and one-by-one, for reference).
+# * memory is what CUDA allocated for the weights and the peak while scoring `N_CANDIDATES`
+#   candidates after one user prompt; latency is the kit's shared-prefix scoring (and one-by-one,
+#   for reference).
 #
 # **Which model?** Set `MODEL_ID` to any 7B-class Hugging Face id (e.g. `"Qwen/Qwen2.5-7B-Instruct"`)
 # when the machine is online or has it cached. With no id, the notebook builds a **Llama-2-7B-shaped
@@ -55,7 +57,7 @@ print(f"torch {torch.__version__}; CUDA: {torch.cuda.get_device_name(0) if HAS_C
 if not HAS_CUDA:
     print("\nNo CUDA GPU here, so the measurements below are skipped. On a GPU machine this notebook loads\n"
           f"{MODEL_ID or 'a random-weight Llama-2-7B-shaped model'} twice (bf16, then 4-bit NF4) and measures memory and\n"
-          "scoring latency for 20 candidates; `make gpu-check` records the same numbers in benchmarks/results.json.")
+          f"scoring latency for {N_CANDIDATES} candidates; `make gpu-check` records the same numbers in benchmarks/results.json.")
 
 # %% [markdown]
 # Asking for 4-bit without a GPU is one clear error, not a silent fallback to something else:

@@ -29,7 +29,7 @@ class Explanation:
     def to_dict(self) -> dict:
         return {"item_id": self.item_id, "text": self.text, "source": self.source, "seconds": round(self.seconds, 3),
                 **self.check.summary(), "unsupported_claims": [c.text for c in self.check.unsupported],
-                "bad_citations": list(self.check.bad_citations)}
+                "bad_citation_ids": list(self.check.bad_citations), "wrong_citation_ids": list(self.check.wrong_citations)}
 
 
 def _row(items: pd.DataFrame, item_id) -> dict:

@@ -43,6 +43,12 @@ DEMO_PLACEHOLDERS = {
 }
 
 
+#: Placeholders a task's ranker cannot do without: a pointwise prompt must name the item it asks
+#: about, a label prompt must list the labelled candidates, a generated ranking must see them.
+TASK_NEEDS = {"pointwise": ("item",), "rating": ("item",), "explain": ("item",), "labels": ("candidates_labelled",),
+              "generate": ("candidates",)}
+
+
 class PromptTemplateError(ValueError):
     """A template uses an unknown placeholder or is malformed."""
 
@@ -86,7 +92,11 @@ class PromptTemplate:
         if int(self.shots) < 0:
             raise PromptTemplateError(f"shots must be >= 0, not {self.shots}")
         self.shots = int(self.shots)
-        check_placeholders(self.text, PLACEHOLDERS, f"template {self.name!r}")
+        names = check_placeholders(self.text, PLACEHOLDERS, f"template {self.name!r}")
+        lacking = [n for n in TASK_NEEDS.get(self.task, ()) if n not in names]
+        if lacking:
+            raise PromptTemplateError(f"template {self.name!r}: the {self.task!r} task needs "
+                                      f"{', '.join('{' + n + '}' for n in lacking)} in the text")
         check_placeholders(self.demo_text, DEMO_PLACEHOLDERS, f"demo format of {self.name!r}")
 
     def edited(self, text: str | None = None, **changes) -> "PromptTemplate":
@@ -400,4 +410,6 @@ def render(template: PromptTemplate, llm, query, catalog: Catalog, candidates: S
             notes.append("the template has no {truncation_note}: the model is not told that history was cut")
     if n_dem < len(demo_lines):
         notes.append(f"dropped {len(demo_lines) - n_dem} of {len(demo_lines)} demos to fit the context window")
+    if "{profile}" in template.text and not getattr(query, "profile_text", ""):
+        notes.append("this user has no profile: the prompt says '(no profile)' in its place")
     return RenderedPrompt(text, user, n_tok, len(history), n_hist, n_dem, notes)

@@ -10,6 +10,7 @@ that cannot score) shows its error on that side; nothing is hidden. Front-end:
 from __future__ import annotations
 
 import time
+import warnings
 from collections import Counter
 from typing import Mapping, Sequence
 
@@ -35,6 +36,10 @@ ERROR_KEYS = ("invalid_titles", "outside_candidates", "duplicates", "missing", "
               "rating_parse_fallbacks", "scores_at_top_logprobs_floor")
 #: ... and what was changed in the prompt to make the run possible
 WARNING_KEYS = ("truncated_prompts", "demo_shortfall", "rating_rescaled", "rating_clamped", "rating_ambiguous")
+#: what a side shows when its run failed: the same keys as a good run, so a reader never meets a KeyError
+_EMPTY_RESULT = {"items": [], "errors": {}, "warnings": {}, "hallucinated": [], "notes": [], "seconds": 0.0,
+                 "cache_hits": 0, "prompt_tokens": 0, "prompt": "", "output": "", "target_rank": None,
+                 "position_bias": None, "error": None}
 DEFAULT_SETTINGS = (
     {"template": "zero-shot", "ranker": "llm-pointwise", "shots": 0, "demo_source": "self", "text": None},
     {"template": "few-shot", "ranker": "llm-pointwise", "shots": 3, "demo_source": "self", "text": None},
@@ -124,16 +129,22 @@ class PromptPlayground(KitWidget):
         from recnb.text.prompts import get_template
 
         out = []
-        for s in proposal["value"]:
-            s = {**DEFAULT_SETTINGS[0], **dict(s)}
+        old = list(self.settings or [])
+        for n, given in enumerate(proposal["value"]):
+            given = dict(given)
+            s = {**DEFAULT_SETTINGS[0], **given}
             try:
                 task = _task_of(s["ranker"])
             except ValueError as exc:
                 raise traitlets.TraitError(str(exc)) from None
-            s["shots"] = max(0, int(s.get("shots") or 0))
+            # shots left out: the template's own k ("few-shot" has 3), not the first default's 0
+            s["shots"] = max(0, int(given["shots"] if given.get("shots") is not None else get_template(s["template"], task).shots))
             if s.get("demo_source") not in ("self", "similar"):
                 s["demo_source"] = "self"
-            if not s.get("text"):  # no text: the template's text for this ranker's task
+            before = old[n] if n < len(old) else None
+            unedited = (before is not None and bool(s.get("text"))
+                        and s["text"] == get_template(before["template"], before.get("task") or _task_of(before["ranker"])).text)
+            if not s.get("text") or unedited:  # no text, or the old default: this template's text for this task
                 s["text"] = get_template(s["template"], task).text
             s["task"] = task
             out.append(s)
@@ -199,16 +210,18 @@ class PromptPlayground(KitWidget):
             before = Counter(ranker.stats)
             frame = ranker.rank(self.queries[user], cands)
         except Exception as exc:  # shown on this side and kept in history; the other side still runs
-            return {"error": f"{type(exc).__name__}: {exc}", "seconds": round(time.perf_counter() - t0, 3), "items": []}
+            return {**_EMPTY_RESULT, "error": f"{type(exc).__name__}: {exc}", "seconds": round(time.perf_counter() - t0, 3)}
         last = getattr(ranker, "last", {}) or {}
-        delta = {k: int(ranker.stats.get(k, 0) - before.get(k, 0)) for k in ERROR_KEYS + WARNING_KEYS}
+        # llm-permuted keeps its base ranker's counters as base_<name>
+        delta = {k: int(sum(ranker.stats.get(p + k, 0) - before.get(p + k, 0) for p in ("", "base_")))
+                 for k in ERROR_KEYS + WARNING_KEYS}
         errors = {k: v for k, v in delta.items() if v and k in ERROR_KEYS}
-        warnings = {k: v for k, v in delta.items() if v and k in WARNING_KEYS}
+        warned = {k: v for k, v in delta.items() if v and k in WARNING_KEYS}
         target = self.targets.get(user)
         rows = [{"item_id": _plain(r.item_id), "title": self.catalog[r.item_id], "score": float(r.score), "rank": int(r.rank),
                  "is_target": r.item_id == target} for r in frame.itertuples()]
         return {
-            "items": rows, "errors": errors, "warnings": warnings, "hallucinated": list(last.get("hallucinated", [])),
+            "items": rows, "errors": errors, "warnings": warned, "hallucinated": list(last.get("hallucinated", [])),
             "notes": list(last.get("notes", [])), "seconds": round(float(last.get("seconds", time.perf_counter() - t0)), 3),
             "cache_hits": int(last.get("prefix_cache_hits", 0)), "prompt_tokens": int(last.get("prompt_tokens", 0)),
             "prompt": last.get("user_text", ""), "output": last.get("output", ""),
@@ -231,6 +244,11 @@ class PromptPlayground(KitWidget):
         """The last run's two rankings side by side (rank, title, score per side)."""
         if not self.results:
             raise RuntimeError("nothing run yet: call run() or press Run")
+        failed = {side: r["error"] for side, r in zip("AB", self.results) if r.get("error")}
+        if len(failed) == len(self.results):
+            raise RuntimeError("both settings failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+        for side, error in failed.items():  # said, not silently left out of the table
+            warnings.warn(f"setting {side} failed ({error}); the table shows the other setting only", stacklevel=2)
         cols = {}
         for side, r in zip("AB", self.results):
             for row in r.get("items", []):

@@ -69,3 +69,12 @@ def test_template_edit_and_run_round_trip(page, lab, scratch_dir):
         "() => document.querySelectorAll('.jp-OutputArea .recnb-pp-side[data-side=\"1\"] .recnb-pp-row').length === 8"
     )
     assert _lab.run_code(page, "print(len(w.history), w.results[1]['error'])").strip() == "2 None"
+
+    # Switching user keeps an unsaved edit: the redraw for the new user shows the text typed before.
+    _side(out, 0).locator("textarea").fill(EDITED.replace("Edited by", "Kept by"))
+    out.locator(".recnb-pp-user").select_option(index=1)
+    page.wait_for_function(
+        """() => document.querySelector('.jp-OutputArea .recnb-pp-side[data-side="0"] textarea')
+              .value.startsWith('Kept by the browser test')""", timeout=60_000
+    )
+    assert _lab.run_code(page, "print(w.user == cases[1].user_id, w.settings[0]['text'][:7])").strip() == "True Kept by"

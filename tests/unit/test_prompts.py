@@ -84,7 +84,20 @@ def test_max_history_cut_is_noted_in_the_prompt(catalog):
     assert rp.n_history == 30 and rp.n_history_shown == 10 and rp.truncated
     assert "Film 30 (2009)" in rp.user_text and "Film 20 (1999)" not in rp.user_text
     assert "(The 20 earlier movies I watched are not shown, max_history=10.)" in rp.user_text
-    assert rp.notes == ["history truncated: kept the 10 most recent of 30 items (max_history=10)"]
+    assert rp.notes == ["history truncated: kept the 10 most recent of 30 items (max_history=10)",
+                        "this user has no profile: the prompt says '(no profile)' in its place"]
+    with_profile = render(get_template("zero-shot", "pointwise"), WordCountLLM(), Query(user_id=1, history=(1,), profile="I like films."),
+                          catalog, item="Film 35")
+    assert with_profile.notes == [] and "About me: I like films." in with_profile.user_text
+
+
+def test_a_template_must_keep_what_its_task_needs():
+    pointwise = get_template("zero-shot", "pointwise")
+    with pytest.raises(PromptTemplateError, match=r"the 'pointwise' task needs \{item\}"):
+        pointwise.edited(pointwise.text.replace("{item}", "it"))
+    labels = get_template("zero-shot", "labels")
+    with pytest.raises(PromptTemplateError, match=r"needs \{candidates_labelled\}"):
+        labels.edited(labels.text.replace("{candidates_labelled}", ""))
 
 
 def test_long_history_is_cut_to_the_context_window(catalog):

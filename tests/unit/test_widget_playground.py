@@ -125,7 +125,14 @@ def test_errors_and_hallucinations_are_shown_per_side(synth):
     assert a["errors"] == {"invalid_titles": 1, "duplicates": 1, "missing": 7}
     assert a["output"] == answer
     assert b["items"] == [] and b["error"].startswith("ScoringUnsupportedError: this test double cannot score")
+    assert b["target_rank"] is None and b["cache_hits"] == 0 and b["errors"] == {}  # a good run's keys: no KeyError
     assert "1 side failed" in w.status
+    with pytest.warns(UserWarning, match="setting B failed .*ScoringUnsupportedError"):
+        assert list(w.compare().columns) == ["title", "rank A", "score A"]
+    w.settings = [{**w.settings[1]}, {**w.settings[1]}]
+    w.run()
+    with pytest.raises(RuntimeError, match="both settings failed: A: ScoringUnsupportedError"):
+        w.compare()
     s = [dict(x) for x in w.settings]
     s[0]["text"] = "Rank {candidates} for {nobody}"
     w.settings = s
@@ -142,3 +149,25 @@ def test_from_split_builds_users_with_a_held_out_target(llm, dataset):
         cands = w.candidates[u]
         assert len(cands) == 6 and w.targets[u] in cands
         assert not set(cands) - {w.targets[u]} & set(split.train[split.train.user_id == u].item_id)
+
+
+def test_settings_defaults_follow_the_template_and_the_ranker(synth):
+    w = _playground(ScriptedLLM(""), synth, settings=[{"template": "few-shot", "ranker": "llm-pointwise"},
+                                                      {"template": "zero-shot", "ranker": "llm-pointwise", "shots": 1}])
+    assert [x["shots"] for x in w.settings] == [3, 1]  # left out: the template's own k
+    # the ranker changed from Python with the old default text: the text follows the new task
+    w.settings = [{**w.settings[0], "ranker": "llm-listwise-labels"}, w.settings[1]]
+    assert w.settings[0]["text"] == get_template("few-shot", "labels").text
+    # an edited text is kept, and a text the task cannot use is one clear error on that side
+    w.settings = [{**w.settings[0], "text": "Pick one. Answer with a letter."}, w.settings[1]]
+    a, _ = w.run()
+    assert "the 'labels' task needs {candidates_labelled}" in a["error"]
+
+
+def test_permuted_ranker_shows_its_base_rankers_warnings(llm, synth):
+    w = _playground(llm, synth, max_history=1, settings=[{"template": "zero-shot", "ranker": "llm-permuted"},
+                                                         {"template": "zero-shot", "ranker": "llm-listwise-labels"}])
+    a, b = w.run()
+    assert a["error"] is None and b["error"] is None
+    assert b["warnings"].get("truncated_prompts", 0) >= 1  # a longer history than max_history=1
+    assert a["warnings"].get("truncated_prompts", 0) >= 1  # the same, counted by the base ranker as base_truncated_prompts

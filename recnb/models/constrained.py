@@ -92,6 +92,9 @@ def constrained_titles(llm, prompt: str, titles: Sequence[str], n_titles: int | 
     sep_ids = tok(sep, add_special_tokens=False)["input_ids"]
     if len(sep_ids) != 1:
         raise ValueError(f"the separator {sep!r} must be one token, it is {len(sep_ids)}")
+    clash = [t for t in titles if sep in t]  # (a title without the text has no separator token either)
+    if clash:  # the trie would end the title there, and the text would be split there
+        raise ValueError(f"{len(clash)} title(s) contain the separator {sep!r} (e.g. {clash[0]!r}); pick another sep")
     trie = TitleTrie(titles, tok)
     n_titles = len(titles) if n_titles is None else min(n_titles, len(titles))
     prompt_len = len(tok(prompt, add_special_tokens=False)["input_ids"])

@@ -251,29 +251,34 @@ class LocalLLM(LLM):
                  stop: Sequence[str] | None = None, batch_size: int = 8, **generate_kwargs) -> list[str]:
         """Greedy (temperature 0) or sampled continuations, one string per prompt.
 
-        ``stop``: strings the text is cut at (after generation). Extra keyword arguments go to
-        ``model.generate`` (e.g. ``prefix_allowed_tokens_fn`` for constrained decoding).
+        ``stop``: strings the text is cut at; generation also stops there (a row that has written one
+        stops early). Extra keyword arguments go to ``model.generate`` (e.g. ``prefix_allowed_tokens_fn``
+        for constrained decoding).
         """
         import torch
 
         single = isinstance(prompts, str)
         prompts = [prompts] if single else list(prompts)
         out: list[str] = []
-        self.tokenizer.padding_side = "left"  # decoder-only batching pads on the left
+        stops = {"stop_strings": list(stop), "tokenizer": self.tokenizer} if stop else {}
+        side, self.tokenizer.padding_side = self.tokenizer.padding_side, "left"  # decoder-only batching pads on the left
         t0 = time.perf_counter()
-        for start in range(0, len(prompts), batch_size):
-            chunk = prompts[start : start + batch_size]
-            enc = self.tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
-            sampling = temperature > 0
-            with torch.inference_mode():
-                ids = self.model.generate(
-                    **enc, max_new_tokens=max_new_tokens, do_sample=sampling,
-                    temperature=temperature if sampling else None, top_p=None, top_k=None,
-                    pad_token_id=self.tokenizer.pad_token_id, **generate_kwargs,
-                )
-            new = ids[:, enc["input_ids"].shape[1] :]
-            self.stats["generated_tokens"] += int((new != self.tokenizer.pad_token_id).sum())
-            out += [cut_at_stop(t, stop) for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+        try:
+            for start in range(0, len(prompts), batch_size):
+                chunk = prompts[start : start + batch_size]
+                enc = self.tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+                sampling = temperature > 0
+                with torch.inference_mode():
+                    ids = self.model.generate(
+                        **enc, max_new_tokens=max_new_tokens, do_sample=sampling,
+                        temperature=temperature if sampling else None, top_p=None, top_k=None,
+                        pad_token_id=self.tokenizer.pad_token_id, **stops, **generate_kwargs,
+                    )
+                new = ids[:, enc["input_ids"].shape[1] :]
+                self.stats["generated_tokens"] += int((new != self.tokenizer.pad_token_id).sum())
+                out += [cut_at_stop(t, stop) for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+        finally:
+            self.tokenizer.padding_side = side  # the tokenizer is shared (scoring, other code): leave it as found
         self.stats["generate_calls"] += 1
         self.stats["generate_seconds"] += time.perf_counter() - t0
         return out[0] if single else out
@@ -289,6 +294,14 @@ class LocalLLM(LLM):
         if len(ids) >= self.context_window:
             raise ValueError(f"prefix is {len(ids)} tokens, over the model's {self.context_window}-token window; truncate it")
         return ids
+
+    def _check_window(self, prefix: str, seqs: Sequence[Sequence[int]]) -> None:
+        """Prefix plus the longest sequence must fit the window: past it a RoPE model scores positions it
+        never saw without a word, and a model with learned positions fails deep inside the forward pass."""
+        need = len(self._encode(prefix)) + max((len(s) for s in seqs), default=0)
+        if need > self.context_window:
+            raise ValueError(f"prefix + continuation need {need} tokens, over the model's {self.context_window}-token "
+                             "window; shorten the prompt (e.g. max_history) or the continuation")
 
     def _remember(self, prefix: str, state) -> None:
         self.stats["prefix_cache_misses"] += 1
@@ -370,7 +383,12 @@ class LocalLLM(LLM):
         cache = _cache_of(out)
         cache.crop(-n)  # keep the prefix only (negative: tokens to drop, in every transformers 5.x)
         if cache.get_seq_length() == plen:
-            self._remember(prefix, (cache, logp[0], plen))
+            # crop() slices: the kept keys/values would still hold the candidates' storage, and logp[0]
+            # the whole (n+1) x vocab table. Copies hold only the prefix (what every later hit deep-copies).
+            for layer in getattr(cache, "layers", ()):
+                if getattr(layer, "keys", None) is not None:
+                    layer.keys, layer.values = layer.keys.clone(), layer.values.clone()
+            self._remember(prefix, (cache, logp[0].clone(), plen))
         else:  # a Cache whose crop() read its argument otherwise: run the prefix on its own instead
             cache = self._prefix_state(prefix)[0]
         rest = {k: seqs[k] for k in keys[len(chunk):]}
@@ -431,6 +449,7 @@ class LocalLLM(LLM):
         conts = [self._encode(c) for c in continuations]
         if any(len(c) == 0 for c in conts):
             raise ValueError("score() got an empty continuation")
+        self._check_window(prefix, conts)
         t0 = time.perf_counter()
         # Token t+1 is predicted after token t, so a continuation's last token is never fed in.
         inputs = {i: c[:-1] for i, c in enumerate(conts) if len(c) > 1}
@@ -458,6 +477,7 @@ class LocalLLM(LLM):
         cols = [c[0] for c in choice_ids]
         t0 = time.perf_counter()
         stem_ids = [self._encode(s) for s in stems]
+        self._check_window(prefix, [ids + [0] for ids in stem_ids])  # each stem, then one choice token
         first_logp, rows = self._prefix_and_rows(prefix, dict(enumerate(stem_ids)), batch_size)
         out = np.zeros((len(stem_ids), len(cols)))
         for i, ids in enumerate(stem_ids):
@@ -475,6 +495,8 @@ class LocalLLM(LLM):
         import torch
 
         p = self._encode(prefix)
+        if not p:
+            raise ValueError("score_naive() needs a non-empty prefix")
         out = []
         for c in continuations:
             ids = p + self._encode(c)

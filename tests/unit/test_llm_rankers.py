@@ -175,6 +175,8 @@ def test_constrained_generation_over_the_whole_catalog(llm, dataset):
     assert len(order) == 1 and text.strip() == titles[order[0]]
     with pytest.raises(NotImplementedError, match="constrain"):
         constrained_titles(ScriptedLLM(["x"]), prompt, titles)
+    with pytest.raises(ValueError, match="contain the separator"):
+        constrained_titles(llm, prompt, ["Heat (1995)", "Two\nLines (2001)"])
 
 
 @pytest.mark.parametrize("answer, value, notes", [

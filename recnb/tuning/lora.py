@@ -183,6 +183,11 @@ class LoraModel:
         inner = self.peft.get_base_model()  # the transformers model, with the LoRA layers inside it
         self.llm = LocalLLM(inner, llm.tokenizer, name=f"{self.base_name}+lora", device=getattr(llm, "device", "cpu"),
                             quantization=self.quantization)
+        # Handed over (copy_base=False): the caller's llm now runs these weights, adapter included,
+        # so its cached prefixes are stale from here on, and again after every training step.
+        self._handed = None if copy_base else llm
+        if self._handed is not None:
+            self._handed.clear_prefix_cache()
         self.report: TrainReport | None = None
 
     # ---- facts
@@ -196,6 +201,8 @@ class LoraModel:
 
     def _clear_caches(self) -> None:
         self.llm.clear_prefix_cache()  # cached prefixes were computed with other weights
+        if self._handed is not None:
+            self._handed.clear_prefix_cache()
 
     @contextlib.contextmanager
     def adapter_disabled(self):

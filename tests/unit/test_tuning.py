@@ -19,20 +19,25 @@ def split(dataset):
     return dataset.split(seed=0)
 
 
-@pytest.fixture(scope="module")
-def tiny_llm(llm):
-    """A 2-layer random Llama with SmolLM2's tokenizer (and so its chat template)."""
+def _tiny_model(llm):
+    """A 2-layer random Llama sized for SmolLM2's tokenizer (seeded: the same weights every time)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
-
-    from recnb.models.llm import LocalLLM
 
     torch.manual_seed(0)
     cfg = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                       num_key_value_heads=2, vocab_size=len(llm.tokenizer), max_position_embeddings=2048,
                       tie_word_embeddings=True, pad_token_id=llm.tokenizer.pad_token_id,
                       initializer_range=0.1)  # wider than the default 0.02, so a small adapter can move the logits
-    return LocalLLM(LlamaForCausalLM(cfg).eval(), llm.tokenizer, name="tiny-random")
+    return LlamaForCausalLM(cfg).eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_llm(llm):
+    """A 2-layer random Llama with SmolLM2's tokenizer (and so its chat template)."""
+    from recnb.models.llm import LocalLLM
+
+    return LocalLLM(_tiny_model(llm), llm.tokenizer, name="tiny-random")
 
 
 @pytest.fixture(scope="module")
@@ -263,3 +268,19 @@ def test_saved_adapter_keeps_no_local_paths(trained, tmp_path):
     folder = trained[0].save(tmp_path / "a")
     assert json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"] == "tiny-random"
     assert sorted(p.name for p in folder.iterdir()) == ["adapter_config.json", "adapter_model.safetensors", "recnb_tuning.json"]
+
+
+def test_a_handed_over_base_forgets_its_cached_prefixes(llm, examples):
+    """copy_base=False: the caller's llm runs the adapted weights, so its prefix cache must not serve old numbers."""
+    from recnb.models.llm import LocalLLM
+
+    own = LocalLLM(_tiny_model(llm), llm.tokenizer, name="own-tiny")
+    ex = examples[0]
+    before = own.score(ex.prefix, [ex.continuation])
+    assert ex.prefix in own._prefix_cache
+    tuned = LoraModel(own, LoraSettings(epochs=1, batch_size=4, learning_rate=5e-2, dropout=0.0), copy_base=False)
+    assert own._prefix_cache == {}
+    tuned.train(examples[:4], progress=False)
+    after = own.score(ex.prefix, [ex.continuation])  # the adapter's numbers, computed afresh
+    np.testing.assert_allclose(after, tuned.llm.score(ex.prefix, [ex.continuation]), atol=1e-5)
+    assert not np.allclose(after, before, atol=1e-4)

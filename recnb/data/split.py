@@ -8,8 +8,12 @@ file order, which often follows item id and would leak "higher ids come last"). 
 ratings and seed always give the same split. Nothing in ``train`` is later than its user's
 ``valid`` or ``test`` row, so fitting on ``train`` never sees the future.
 
-Evaluate on ``test`` with ``train`` as history (``valid`` is then an unused one-step gap),
-or refit on ``train_valid`` for a final number; tune on ``valid``.
+Tune on ``valid`` with ``train`` as history; evaluate on ``test`` with ``train_valid`` as
+history (what :mod:`recnb.evaluation.protocols` does: everything before the target).
+
+A user who rated the same item more than once (ReDial mentions, re-watches) keeps only the
+latest rating of it: otherwise the test target could also sit in that user's training history.
+How many rows that removed is in ``Split.repeats_dropped`` (and a warning says so).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ class Split:
     test: pd.DataFrame
     seed: int = 0
     name: str = ""
+    repeats_dropped: int = 0  # earlier ratings of an item the same user rated again (only the latest is kept)
     _groups: dict = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -90,6 +95,14 @@ def temporal_leave_one_out(ratings: pd.DataFrame, seed: int = 0, valid: bool = T
     user_code = pd.factorize(frame["user_id"], sort=True)[0]
     order = np.lexsort((tie, frame["timestamp"].to_numpy(), user_code))
     frame = frame.iloc[order].reset_index(drop=True)
+    repeats = frame.duplicated(["user_id", "item_id"], keep="last")
+    if repeats.any():  # the latest rating of a re-rated item counts; said, not silent
+        import warnings
+
+        warnings.warn(f"{int(repeats.sum())} earlier rating(s) of items their user rated again were dropped before "
+                      "splitting (only the latest counts), so a held-out item is never also in the history",
+                      stacklevel=2)
+        frame = frame.loc[~repeats].reset_index(drop=True)
 
     from_end = frame.groupby("user_id", sort=False).cumcount(ascending=False).to_numpy()
     size = frame.groupby("user_id", sort=False)["user_id"].transform("size").to_numpy()
@@ -97,7 +110,7 @@ def temporal_leave_one_out(ratings: pd.DataFrame, seed: int = 0, valid: bool = T
     is_valid = (from_end == 1) & (size >= 3) & valid
     is_train = ~(is_test | is_valid)
     parts = [frame.loc[mask].reset_index(drop=True) for mask in (is_train, is_valid, is_test)]
-    return Split(*parts, seed=seed, name=name)
+    return Split(*parts, seed=seed, name=name, repeats_dropped=int(repeats.sum()))
 
 
 __all__ = ["Split", "temporal_leave_one_out", "RATING_COLUMNS"]

@@ -104,15 +104,18 @@ def evaluate(ranker, protocol, n_users: int | None = None, budget_s: float | Non
 
         cases = tqdm(cases, total=n_req, desc=name, leave=False)
     for case in cases:
-        query = protocol.query(case, with_profile=with_profile)
-        error = None
-        t = time.perf_counter()
+        if int(case.relevant.sum()) != 1:  # the protocol's own fault, not the ranker's: stop with a clear error
+            raise ValueError(f"user {case.user_id!r}: the target {case.target!r} is {int(case.relevant.sum())} times "
+                             "among the candidates (must be once)")
+        error, t = None, None
         try:
+            query = protocol.query(case, with_profile=with_profile)  # builds the NL profile: may fail for this user
+            t = time.perf_counter()  # the ranker's time only (the profile is built once for all rankers)
             scores = ranker.score(query, case.candidates)
         except Exception as exc:  # counted and shown, never hidden: the user gets the worst rank
             error = f"{type(exc).__name__}: {exc}"
             scores = np.zeros(len(case.candidates))
-        secs = time.perf_counter() - t
+        secs = time.perf_counter() - t if t is not None else 0.0
         spent += secs
         rank = int(relevant_ranks(scores, case.relevant)[0])
         rows.append(dict(user_id=case.user_id, target=case.target, rank=rank, n_candidates=len(case.candidates),

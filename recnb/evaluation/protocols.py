@@ -220,12 +220,30 @@ class SampledProtocol(_Base):
         path = self.path
         if path is not None and path.exists():
             loaded = read_candidates(path, expect=self.meta())
+            self._check_against_split(path, loaded)
             self.loaded_from_file = True
             return loaded
         drawn = self.draw()
         if path is not None:
             write_candidates(path, self.meta(), drawn)
         return drawn
+
+    def _check_against_split(self, path: Path, loaded: dict) -> None:
+        """A file matches its meta, but was it drawn from THIS split? Same users, same targets, no rated negatives.
+
+        The meta names the split's seed, not the split itself: a custom split with the same seed
+        would otherwise reuse targets that are now in a user's history (a leak).
+        """
+        users = [_py(u) for u in self.users.tolist()]
+        missing = [u for u in users if u not in loaded]
+        wrong = [u for u in users if u in loaded and _py(loaded[u][0]) != _py(self.target(u))]
+        seen = [u for u in users if u in loaded and
+                set(np.asarray(loaded[u][1]).tolist()) - {_py(loaded[u][0])} & self._seen.get(u, frozenset())]
+        if missing or wrong or seen or len(loaded) != len(users):
+            raise CandidateFileError(
+                f"{path.resolve()}: not drawn from this split ({len(missing)} users missing, {len(wrong)} with another "
+                f"target, {len(seen)} with a negative the user rated; e.g. user {(missing + wrong + seen or [None])[0]!r}). "
+                "Delete it to redraw, or evaluate on the split it was drawn from.")
 
     def case(self, user_id) -> EvalCase:
         target, cands = self._candidates[user_id]

@@ -88,3 +88,13 @@ def test_small_users():
     assert s.test["item_id"].tolist() == [2, 3]
     no_valid = temporal_leave_one_out(ratings, valid=False)
     assert no_valid.valid.empty and len(no_valid.train) == 4
+
+
+def test_an_item_rated_again_is_held_out_once_not_also_in_the_history():
+    r = pd.DataFrame({"user_id": [1, 1, 1, 1], "item_id": [10, 11, 10, 12], "rating": [3.0, 4.0, 5.0, 2.0],
+                      "timestamp": [1, 2, 3, 2]})
+    r.loc[3, "timestamp"] = 4  # user 1: 10 (t=1), 11 (t=2), 10 again (t=3), 12 (t=4)
+    with pytest.warns(UserWarning, match="1 earlier rating"):
+        s = temporal_leave_one_out(r)
+    assert s.repeats_dropped == 1 and s.test.item_id.tolist() == [12] and s.valid.item_id.tolist() == [10]
+    assert s.train.item_id.tolist() == [11] and s.valid.rating.tolist() == [5.0]  # the latest rating of item 10

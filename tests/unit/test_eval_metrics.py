@@ -43,7 +43,9 @@ def test_random_baseline_averages_users_with_different_candidate_counts():
         random_expectation(3, 4)
 
 
-def _ours_vs_ir_measures(rng, n_queries=40, ties=False):
+def _ours_vs_ir_measures(rng, n_queries=40, ties=False, pessimistic=False):
+    """Our metrics and ir-measures' on the same random runs. ``pessimistic``: ir-measures is given our
+    pessimistic order as strictly decreasing scores, so with ties the two must agree exactly too."""
     import ir_measures
     from ir_measures import RR, R, Success, nDCG
 
@@ -55,8 +57,14 @@ def _ours_vs_ir_measures(rng, n_queries=40, ties=False):
         rel[rng.choice(n, m, replace=False)] = True
         scores = rng.integers(0, 3, n).astype(float) if ties else rng.random(n)
         qid = f"q{q}"
+        given = scores
+        if pessimistic:
+            from recnb.evaluation.metrics import pessimistic_order
+
+            given = np.empty(n)
+            given[pessimistic_order(scores, rel)] = np.arange(n, 0, -1)  # first in our order scores highest
         for d in range(n):
-            run.append(ir_measures.ScoredDoc(qid, f"d{d:03d}", float(scores[d])))
+            run.append(ir_measures.ScoredDoc(qid, f"d{d:03d}", float(given[d])))
             if rel[d]:
                 qrels.append(ir_measures.Qrel(qid, f"d{d:03d}", 1))
         ours[qid] = user_metrics(scores, rel, KS)
@@ -82,6 +90,14 @@ def test_ties_never_score_better_than_ir_measures():
         assert ours[qid][name] <= value + 1e-12, (qid, name)
         worse += ours[qid][name] < value - 1e-12
     assert worse > 0  # the random ties did make a difference somewhere
+
+
+def test_ties_match_ir_measures_given_our_pessimistic_order():
+    """The tie path computed by ir-measures too: the same numbers once it ranks in our (pessimistic) order."""
+    ours, theirs = _ours_vs_ir_measures(np.random.default_rng(1), ties=True, pessimistic=True)
+    assert len(theirs) == 40 * 13
+    for qid, name, value in theirs:
+        assert ours[qid][name] == pytest.approx(value, abs=1e-9), (qid, name)
 
 
 def test_all_tied_scores_put_the_positive_last():

@@ -93,6 +93,16 @@ def test_file_drawn_with_other_settings_is_refused(dataset, split, tmp_path):
         SampledProtocol(dataset, split, n_users=5, store=tmp_path)
 
 
+def test_file_drawn_from_another_split_with_the_same_seed_is_refused(dataset, split, tmp_path):
+    """The meta names the split's seed only: a custom split would reuse targets now in the history (a leak)."""
+    from recnb.data.split import Split
+
+    SampledProtocol(dataset, split, n_users=5, store=tmp_path)
+    swapped = Split(train=split.train, valid=split.test, test=split.valid, seed=split.seed)  # valid and test swapped
+    with pytest.raises(CandidateFileError, match="not drawn from this split"):
+        SampledProtocol(dataset, swapped, n_users=5, store=tmp_path)
+
+
 def test_full_protocol_is_every_unrated_item_plus_the_target(dataset, split):
     full = FullProtocol(dataset, split, n_users=3)
     seen = dataset.ratings.groupby("user_id")["item_id"].agg(set)

@@ -47,6 +47,34 @@ def test_failed_users_are_kept_with_the_worst_rank(protocol):
     assert run.stats["rank_spread_sum"] == pytest.approx(0.25 * len(protocol))  # float stats stay floats
 
 
+def test_a_query_that_cannot_be_built_fails_that_user_only(protocol, monkeypatch):
+    real = type(protocol).query
+
+    def query(self, case, with_profile=True):
+        if case.user_id == protocol.users[1]:
+            raise KeyError("an item of this history is missing from the catalog")
+        return real(self, case, with_profile)
+
+    monkeypatch.setattr(type(protocol), "query", query)
+    run = evaluate(PopularityRanker(), protocol)
+    assert run.n_users == len(protocol) and run.failed_users == 1  # the others are kept, not discarded
+    assert run.per_user.error.dropna().str.contains("missing from the catalog").all()
+
+
+def test_a_target_not_once_among_the_candidates_is_a_clear_error(protocol, monkeypatch):
+    real = type(protocol).case
+
+    def case(self, user_id):
+        import dataclasses
+
+        c = real(self, user_id)
+        return dataclasses.replace(c, candidates=c.candidates[c.candidates != c.target])
+
+    monkeypatch.setattr(type(protocol), "case", case)
+    with pytest.raises(ValueError, match="0 times among the candidates"):
+        evaluate(PopularityRanker(), protocol)
+
+
 def test_budget_stops_early_and_says_so(protocol):
     run = evaluate(RandomRanker(), protocol, budget_s=0.0)
     assert run.n_users == 1 and run.n_requested == len(protocol)

@@ -70,6 +70,7 @@ function beliefRow(model, b) {
   input.addEventListener("change", commit);
   row.appendChild(input);
   row.appendChild(el("span", "recnb-chat-source", b.structured ? b.source : `${b.source} · free text`));
+  if (b.note) row.appendChild(el("span", "recnb-chat-note", b.note)); // e.g. "read as a dislike: the sentence says no"
   const remove = el("button", "recnb-chat-remove", "×");
   remove.title = "Remove";
   remove.setAttribute("aria-label", `Remove ${b.text}`);

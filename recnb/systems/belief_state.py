@@ -36,6 +36,8 @@ class Belief:
     source: str = "user"
     turn: int = 0
     id: str = field(default_factory=_new_id)
+    #: how the sentence was read, when that is not obvious ("read as a dislike: ...")
+    note: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -56,13 +58,21 @@ class Belief:
     def to_dict(self) -> dict:
         return {"id": self.id, "text": self.text, "kind": self.kind, "source": self.source, "turn": self.turn,
                 "constraints": [c.to_dict() for c in self.constraints],
-                "facet": list(self.facet) if self.facet else None, "structured": self.structured}
+                "facet": list(self.facet) if self.facet else None, "structured": self.structured, "note": self.note}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Belief":
         return cls(text=d["text"], kind=d.get("kind", "like"), source=d.get("source", "user"), turn=d.get("turn", 0),
                    constraints=tuple(Constraint.from_dict(c) for c in d.get("constraints") or ()),
-                   facet=tuple(d["facet"]) if d.get("facet") else None, id=d.get("id") or _new_id())
+                   facet=tuple(d["facet"]) if d.get("facet") else None, id=d.get("id") or _new_id(),
+                   note=d.get("note") or "")
+
+
+def _as_list(parsed) -> list:
+    """A parser's answer (None, one Belief, or a list of them) as a list."""
+    if parsed is None:
+        return []
+    return [parsed] if isinstance(parsed, Belief) else list(parsed)
 
 
 class BeliefState:
@@ -142,16 +152,18 @@ class BeliefState:
         """Replace a belief's sentence (and kind); ``parser(text, kind)`` re-reads its structure.
 
         Without a parser, or when the parser understands nothing, the edited sentence is kept
-        as free text: the person's words are never dropped.
+        as free text: the person's words are never dropped. When the parser reads several
+        beliefs from it, the first takes the edited belief's place (and id), the others are added.
         """
         old = self.get(belief_id)
         kind = kind or old.kind
-        new = parser(text, kind) if parser is not None else None
-        if new is None:
-            new = Belief(text=text, kind=kind, source="edited", turn=old.turn)
-        new = replace(new, id=old.id, source="edited", turn=old.turn)
+        found = _as_list(parser(text, kind) if parser is not None else None)
+        found = found or [Belief(text=text, kind=kind, source="edited", turn=old.turn)]
+        new = replace(found[0], id=old.id, source="edited", turn=old.turn)
         self.beliefs[self.beliefs.index(old)] = new
         self.version += 1
+        for b in found[1:]:  # an edit naming several facts keeps all of them
+            self.add(replace(b, source="edited", turn=old.turn))
         return new
 
     def clear(self) -> None:
@@ -182,7 +194,9 @@ class BeliefState:
     def from_text(cls, text: str, parser=None) -> "BeliefState":
         """Read an edited panel back ("Likes:" / "Dislikes:" / "Constraints:" headings, "- " lines).
 
-        Lines before any heading are likes. ``parser(text, kind)`` gives each line its structure.
+        Lines before any heading are likes. ``parser(text, kind)`` gives each line its structure
+        (a belief, a list of beliefs, or None for free text); it may change a line's kind (a
+        negated line under Likes is a dislike).
         """
         state, kind = cls(), "like"
         for raw in str(text or "").splitlines():
@@ -198,9 +212,9 @@ class BeliefState:
             line = re.sub(r"^[-*•]\s*", "", line).strip()
             if not line or line == "(none)":
                 continue
-            b = parser(line, kind) if parser is not None else None
-            b = b or Belief(text=line, kind=kind, source="edited")
-            state.add(replace(b, source="edited"))
+            found = _as_list(parser(line, kind) if parser is not None else None)
+            for b in found or [Belief(text=line, kind=kind, source="edited")]:
+                state.add(replace(b, source="edited"))
         return state
 
     def to_dict(self) -> dict:

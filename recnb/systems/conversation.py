@@ -12,7 +12,9 @@ Who reads the message is the ``policy``:
 * ``"llm-choice"``: the LLM picks the intent by log-likelihood among labelled options (always a
   well-formed answer); the rules read the slots;
 * ``"llm-json"``: the LLM writes a JSON action (intent, likes, dislikes) validated with
-  jsonschema; likes/dislikes it invents (words the person never wrote) are dropped and counted.
+  jsonschema; likes/dislikes it invents (words the person never wrote) are dropped and counted,
+  and so are those that reverse what the rules read in the same message ("I hate funny films"
+  with likes ["funny"]: ``stats["llm_slots_contradicting_rules"]``).
 
 Whenever the LLM's answer is malformed or impossible in the current state (a critique before
 anything was recommended), the rules handle the turn and ``stats["fallback"]`` counts it, with
@@ -160,7 +162,16 @@ class ConversationalRecommender:
                 parse.beliefs = nlu.extract_preferences(text, self.lex, index)
         seen = {x.text.lower() for x in parse.beliefs} | {(x.kind, x.facet) for x in parse.beliefs if x.facet} \
             | {x.constraints for x in parse.beliefs if x.constraints}
-        parse.beliefs = parse.beliefs + [b for b in extra if not {b.text.lower(), (b.kind, b.facet), b.constraints} & seen]
+        # The grounding check only needs one shared word, so an LLM slot can copy a word the person
+        # negated ("I hate funny films" -> likes: ["funny"]): the rules' reading of the polarity wins.
+        ruled = rules.beliefs + parse.beliefs
+        kept = []
+        for b in extra:
+            if any(_contradicts(b, r) for r in ruled):
+                self.stats["llm_slots_contradicting_rules"] += 1
+            elif not {b.text.lower(), (b.kind, b.facet), b.constraints} & seen:
+                kept.append(b)
+        parse.beliefs = parse.beliefs + kept
         return parse, self.policy, None, raw
 
     def _fallback(self, rules, reason: str, raw):
@@ -215,9 +226,9 @@ class ConversationalRecommender:
                     # Not grounded in what the person wrote: a small model copies the example.
                     self.stats["llm_ungrounded_slots"] += 1
                     continue
-                b = nlu.parse_belief_text(phrase, kind, self.lex) or Belief(phrase, kind, source="llm", turn=index)
-                b.source, b.turn = "llm", index
-                extra.append(b)
+                for b in nlu.parse_belief_text(phrase, kind, self.lex) or [Belief(phrase, kind, source="llm", turn=index)]:
+                    b.source, b.turn = "llm", index
+                    extra.append(b)
         return obj["intent"], raw, extra
 
     # -- actions -----------------------------------------------------------------------------------
@@ -310,11 +321,7 @@ class ConversationalRecommender:
         k = k or self.k
         allowed, notes = self.candidates()
         if not allowed:
-            if not notes:
-                notes = ["No movie in the catalog satisfies all of: "
-                         + "; ".join(b.text for b in self.belief if b.constraints)
-                         + ". Remove or edit one of them in the panel."]
-            return [], notes
+            return [], notes or [self._nothing_left_note()]
         pool = self.catalog.search(self.query_text(), k=self.pool, allowed=allowed)
         scores = self.catalog.similarity(self.query_text(), pool)
         facets = [b for b in self.belief.likes if b.facet and b.facet[0] in ("genre", "director", "cast")]
@@ -326,6 +333,24 @@ class ConversationalRecommender:
                 scores = scores - self.dislike_weight * self.catalog.similarity(b.text, pool)
         order = np.argsort(-scores, kind="stable")[:k]
         return [pool[j] for j in order], notes
+
+    def _nothing_left_note(self) -> str:
+        """Why no candidate is left: the constraints, or every fitting item shown or excluded already."""
+        fits = self.catalog.items["item_id"][self.catalog.mask(self.belief.constraints())].tolist()
+        named = [b.text for b in self.belief if b.constraints]
+        if not fits:
+            if not named:
+                return "The catalog has no movies to suggest."
+            return ("No movie in the catalog satisfies all of: " + "; ".join(named)
+                    + ". Remove or edit one of them in the panel.")
+        # Something fits: it is the rejected/excluded items, not the constraints, that emptied the list.
+        shown = sum(i in self.rejected and i not in self.exclude for i in fits)
+        watched = sum(i in self.exclude for i in fits)
+        reasons = ([f"was suggested already ({shown})"] if shown else []) \
+            + ([f"is excluded as already watched ({watched})"] if watched else [])
+        what = "that fits your constraints" if named else "in the catalog"
+        return (f"No new movie to suggest: every one {what} ({len(fits)}) " + " or ".join(reasons)
+                + ". Edit or remove a belief in the panel to widen the search.")
 
     def _recommend_into(self, turn: Turn):
         items, notes = self.recommend()
@@ -392,15 +417,19 @@ class ConversationalRecommender:
         return templates.get(field_, f"{title}: {field_} = {shown}.")
 
     # -- the person edits the belief state ------------------------------------------------------
-    def parser(self, text: str, kind: str):
+    def parser(self, text: str, kind: str) -> list[Belief]:
+        """The beliefs one edited line states (see :func:`nlu.parse_belief_text`); [] for free text."""
         return nlu.parse_belief_text(text, kind, self.lex)
 
     def add_belief(self, text: str, kind: str = "like") -> Belief:
-        b = self.parser(text, kind) or Belief(text, kind, source="edited")
-        b.source = "edited"
-        self.belief.add(b)
+        """Add a sentence to the state. A negated one ("no horror films") is a dislike whatever ``kind``
+        says; one naming several facts is added as several beliefs. Returns the first."""
+        found = self.parser(text, kind) or [Belief(text, kind, source="edited")]
+        for b in found:
+            b.source = "edited"
+            self.belief.add(b)
         self.stats["belief_edits"] += 1
-        return b
+        return found[0]
 
     def edit_belief(self, belief_id: str, text: str, kind: str | None = None) -> Belief:
         self.stats["belief_edits"] += 1
@@ -418,6 +447,15 @@ class ConversationalRecommender:
 
     def reset(self) -> None:
         self.belief, self.turns, self.shown, self.rejected, self.asked, self.done = BeliefState(), [], [], set(), set(), False
+
+
+def _contradicts(a: Belief, b: Belief) -> bool:
+    """Whether two beliefs give one fact opposite polarities (like vs dislike, "has" vs "not_has")."""
+    if a.facet and a.facet == b.facet and {a.kind, b.kind} == {"like", "dislike"}:
+        return True
+    opposite = {("has", "not_has"), ("not_has", "has")}
+    return any((x.field, x.value) == (y.field, y.value) and (x.op, y.op) in opposite
+               for x in a.constraints for y in b.constraints)
 
 
 def evaluate_intents(catalog, policy: str, llm=None, examples=None, lexicon=None, **kwargs) -> "pd.DataFrame":

@@ -44,8 +44,21 @@ LANGUAGES = {"english", "french", "german", "italian", "japanese", "spanish", "k
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "first": 1, "second": 2, "third": 3,
                  "fourth": 4, "fifth": 5, "last": -1}
 _NEG = re.compile(r"\b(?:no|not|don'?t|doesn'?t|do not|never|hate|hates|dislike|dislikes|avoid|without|nothing|"
-                  r"anything but|except|can'?t stand|cannot stand|tired of|sick of|rather not|none of|less)\b",
+                  r"anything but|except|can'?t stand|cannot stand|tired of|sick of|rather not|none of)\b",
                   re.IGNORECASE)
+# Comparatives that use a negation word but state a limit, not a dislike ("no more than 2 hours"):
+# masked before looking for negation, so they do not reverse the rest of the clause. ("less" is
+# not in _NEG at all: "a comedy less than 90 minutes" likes comedies; see _LESS.)
+_COMPARATIVE = re.compile(r"\b(?:no|not)\s+(?:more|longer)\s+than\b", re.IGNORECASE)
+#: "less violent": a soft dislike of that one word (critiques of shown items handle it in
+#: _CRITIQUES); never "less than", which is a limit that _runtime reads.
+_LESS = re.compile(r"\bless\s+(?!than\b)([a-z][\w'-]*)", re.IGNORECASE)
+
+
+def _negated(text: str) -> bool:
+    """Whether ``text`` says no (ignoring comparatives such as "no more than 90 minutes")."""
+    return bool(_NEG.search(_COMPARATIVE.sub(" ", text)))
+
 QUESTION_FIELDS = [
     ("director", r"\bwho\s+(?:directed|made)\b|\bdirector\b|\bdirected\b"),
     ("writer", r"\bwho\s+wrote\b|\bwriters?\b|\bscreenplay\b"),
@@ -148,16 +161,16 @@ def _years(clause: str) -> list[Belief]:
                           (r"\b(?:after|newer than|later than|post-?|since)\s*((?:19|20)\d\d)\b", ">", "after")):
         for y in re.findall(pat, low):
             out.append(Belief(f"released {word} {y}", "constraint", (Constraint("year", op, int(y)),)))
-    if not out and re.search(r"\b(?:recent|new|newer|modern|latest)\b", low) and not _NEG.search(low):
+    if not out and re.search(r"\b(?:recent|new|newer|modern|latest)\b", low) and not _negated(low):
         out.append(Belief("released in 2005 or later", "constraint", (Constraint("year", ">=", 2005),)))
-    if not out and re.search(r"\b(?:old|classic|vintage|golden age)\b", low) and not _NEG.search(low):
+    if not out and re.search(r"\b(?:old|classic|vintage|golden age)\b", low) and not _negated(low):
         out.append(Belief("released before 1970", "constraint", (Constraint("year", "<", 1970),)))
     return out
 
 
 def _runtime(clause: str) -> list[Belief]:
     low = clause.lower()
-    m = re.search(r"\b(?:under|less than|shorter than|at most|no more than|below|max(?:imum)?)\s+(\d+(?:\.\d)?)\s*(hours?|hrs?|h|minutes?|mins?)\b", low)
+    m = re.search(r"\b(?:under|less than|shorter than|at most|(?:no|not) (?:more|longer) than|below|max(?:imum)?)\s+(\d+(?:\.\d)?)\s*(hours?|hrs?|h|minutes?|mins?)\b", low)
     if m:
         minutes = int(float(m.group(1)) * (60 if m.group(2).startswith("h") else 1))
         return [Belief(f"at most {minutes} minutes long", "constraint", (Constraint("runtime", "<=", minutes),))]
@@ -169,7 +182,7 @@ def _runtime(clause: str) -> list[Belief]:
 def _places(clause: str) -> list[Belief]:
     low = clause.lower()
     out = []
-    neg = bool(_NEG.search(low))
+    neg = _negated(low)
     for adj, country in COUNTRIES.items():
         if re.search(rf"\b{adj}\s+(?:film|movie|cinema|comedy|drama|thriller|production|one)s?\b|\bfrom\s+{re.escape(country.lower())}\b", low):
             out.append(Belief(("not made in " if neg else "made in ") + country, "constraint",
@@ -209,7 +222,11 @@ def extract_preferences(text: str, lex: Lexicon, turn: int = 0, source: str = "u
     """Beliefs stated in ``text``: genres, people, eras, runtimes, places, titles, and leftover free text."""
     out: list[Belief] = []
     for clause in _clauses(text):
-        neg = bool(_NEG.search(clause))
+        # "less violent" dislikes that word only, and the rest of the clause keeps its own polarity;
+        # the phrase is cut out so no rule reads its word as wanted ("less recent" is not "recent").
+        less = [m.group(1) for m in _LESS.finditer(clause) if not _FILLER.fullmatch(m.group(1))]
+        clause = _LESS.sub(" ", clause)
+        neg = _negated(clause)
         kind = "dislike" if neg else "like"
         consumed: list[str] = []
         for g in _genres_in(clause, lex):
@@ -237,6 +254,7 @@ def extract_preferences(text: str, lex: Lexicon, turn: int = 0, source: str = "u
         rest = _leftover(clause, consumed)
         if rest and len(rest) >= 3 and not (out and rest.lower() in {"s"}):
             out.append(Belief(rest, kind, (), None, source, turn))
+        out += [Belief(w.lower(), "dislike", (), None, source, turn) for w in less]
     return out
 
 
@@ -245,21 +263,53 @@ def replace_turn(b: Belief, turn: int, source: str) -> Belief:
     return b
 
 
-def parse_belief_text(text: str, kind: str, lex: Lexicon) -> Belief | None:
-    """A belief from one edited line: its structure when the rules understand it, else None.
+def parse_belief_text(text: str, kind: str, lex: Lexicon) -> list[Belief]:
+    """Beliefs from one edited line under ``kind`` (its panel heading, or the kind asked for).
 
-    The line's own words are kept as the belief's text; only the structure comes from the rules.
+    * nothing understood: ``[]`` (the caller keeps the line as free text), except that a
+      negated line ("no robots") given as a like becomes a free-text dislike;
+    * one fact: one belief, with the line's own words as its text;
+    * several facts ("no horror or comedy", "Crime films from the 1970s"): one belief per fact,
+      each under the rules' own sentence, so no filter is dropped; ``note`` names the line.
+
+    A negated line ("no horror films", "I don't want comedies") is a dislike even under Likes or
+    as add_belief's default "like": the person's own "no" wins, and ``note`` says so. An
+    un-negated line takes the heading's polarity ("Horror films" under Dislikes is a dislike).
     """
     found = extract_preferences(text, lex, source="edited")
     structured = [b for b in found if b.structured]
-    if len(structured) != 1:
-        return None
-    b = structured[0]
-    if kind in ("like", "dislike") and b.kind in ("like", "dislike") and b.facet and b.kind != kind:
-        # The panel heading decides polarity: "Horror films" under Dislikes is a dislike.
-        cons = (Constraint(b.facet[0], "not_has", b.facet[1]),) if kind == "dislike" and b.facet[0] != "item" else ()
-        return Belief(text, kind, cons, b.facet, "edited")
-    return Belief(text, b.kind if b.kind == "constraint" else kind, b.constraints, b.facet, "edited")
+    if not structured:
+        if kind == "like" and found and all(b.kind == "dislike" for b in found):
+            return [Belief(text, "dislike", source="edited", note=_NEGATED_NOTE)]
+        return []
+    if len(structured) == 1:
+        return [_under_heading(structured[0], kind, text, "")]
+    note = f'one of {len(found)} beliefs read from "{" ".join(text.split())}"'
+    return [_under_heading(b, kind, b.text, note) for b in found]
+
+
+_NEGATED_NOTE = "read as a dislike: the sentence itself says no"
+
+
+def _under_heading(b: Belief, kind: str, text: str, note: str) -> Belief:
+    """``b`` (as the rules read it) given the requested ``kind``, with ``text`` as its sentence."""
+    if b.kind == "constraint":
+        return Belief(text, "constraint", b.constraints, b.facet, "edited", note=note)
+    if kind == "constraint":
+        # Under Constraints a fact is a hard filter: "Crime films" must be Crime, "no horror" must not be
+        # Horror (a constraint with no filter would drop it). A fact no filter can state keeps its kind.
+        must = (Constraint(b.facet[0], "has", b.facet[1]),) if b.kind == "like" and b.facet and b.facet[0] != "item" \
+            else b.constraints
+        return Belief(text, "constraint" if must else b.kind, must, b.facet, "edited", note=note)
+    if b.kind == "dislike":
+        # The sentence is negated: that wins over a "like" heading or default.
+        flipped = _NEGATED_NOTE if kind == "like" else ""
+        return Belief(text, "dislike", b.constraints, b.facet, "edited", note="; ".join(n for n in (note, flipped) if n))
+    if kind == "dislike":
+        # An un-negated sentence takes the heading's polarity: "Horror films" under Dislikes.
+        cons = (Constraint(b.facet[0], "not_has", b.facet[1]),) if b.facet and b.facet[0] != "item" else ()
+        return Belief(text, "dislike", cons, b.facet, "edited", note=note)
+    return Belief(text, "like", b.constraints, b.facet, "edited", note=note)
 
 
 # -- intents ------------------------------------------------------------------------------------

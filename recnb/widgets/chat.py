@@ -125,8 +125,8 @@ class ChatWidget(KitWidget):
 
     def _sync_beliefs(self):
         state = self.recommender.belief
-        self.beliefs = [{"id": b.id, "text": b.text, "kind": b.kind, "source": b.source, "structured": b.structured}
-                        for b in state]
+        self.beliefs = [{"id": b.id, "text": b.text, "kind": b.kind, "source": b.source, "structured": b.structured,
+                         "note": getattr(b, "note", "")} for b in state]
         self.belief_text = state.to_text()
         s = self.recommender.stats
         self.stats = {"turns": int(s.get("turns", 0)), "fallbacks": int(s.get("fallback", 0)),

@@ -12,7 +12,7 @@ from _systems_helpers import ScriptedLLM, small_catalog  # noqa: E402
 from recnb.systems.belief_state import Belief, BeliefState
 from recnb.systems.constraints import Constraint, ConstraintError
 from recnb.systems.conversation import ConversationalRecommender
-from recnb.systems.nlu import Lexicon, extract_preferences, parse
+from recnb.systems.nlu import Lexicon, extract_preferences, parse, rule_tool_call
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,21 @@ def test_preferences_become_structured_beliefs(lex):
     assert [(b.kind, b.text, b.structured) for b in free] == [("like", "heist", False)]  # kept as free text
 
 
-# -- the dialogue -------------------------------------------------------------------------
+def test_comparatives_do_not_negate_the_clause(lex):
+    """"less than" / "no more than" state a limit; they used to turn the whole clause into a dislike."""
+    def read(text):
+        return {(b.kind, b.text) for b in extract_preferences(text, lex)}
+
+    assert read("a comedy less than 90 minutes long") == {("like", "Comedy films"), ("constraint", "at most 90 minutes long")}
+    assert read("a comedy no more than 90 minutes long") == {("like", "Comedy films"), ("constraint", "at most 90 minutes long")}
+    assert ("constraint", "made in France") in read("a French film less than 2 hours")
+    assert rule_tool_call("comedies less than 100 minutes", lex)["arguments"] == {"genre": "Comedy", "max_runtime": 100}
+    # "less <word>" dislikes that word alone, and is still a critique once something was shown
+    assert read("a less violent comedy") == {("like", "Comedy films"), ("dislike", "violent")}
+    assert read("something less recent") == set()  # not "released in 2005 or later"
+    assert parse("something less violent", lex, [6], 1).critique == ["lighter"]
+
+
 def test_greeting_elicits_and_questions_do_not_repeat(cr):
     t = cr.turn("hello")
     assert t.action == "elicit" and t.asked == "genre" and "genre" in t.reply
@@ -120,6 +134,21 @@ def test_impossible_constraints_say_so_instead_of_returning_nothing_silently(cr)
     assert t.items == [] and "No movie in the catalog satisfies all of" in t.reply
 
 
+def test_empty_result_says_whether_constraints_or_rejections_emptied_it(catalog, lex):
+    cr = ConversationalRecommender(catalog, lexicon=lex, exclude=set(catalog.ids))
+    t = cr.turn("a crime movie")
+    assert t.items == [] and "satisfies all of" not in t.reply and "already watched" in t.reply
+    cr = ConversationalRecommender(catalog, lexicon=lex)
+    cr.add_belief("from the 1970s", "constraint")
+    cr.rejected = set(catalog.ids)  # everything shown and not taken
+    items, notes = cr.recommend()
+    assert items == [] and "satisfies all of" not in notes[0] and "suggested already" in notes[0]
+    assert "fits your constraints" in notes[0]
+    cr.belief.clear()
+    _, notes = cr.recommend()
+    assert "in the catalog" in notes[0] and ": ." not in notes[0]  # never an empty list of constraints
+
+
 def test_accept_closes(cr):
     cr.turn("a crime movie")
     t = cr.turn("perfect, thanks!")
@@ -139,6 +168,35 @@ def test_edits_reparse_and_change_what_is_recommended(cr, catalog):
     assert all(b.text != "from the 1970s" for b in cr.belief)
     b = cr.add_belief("robots in space", "like")
     assert not b.structured and b in cr.belief.likes  # kept as the person wrote it
+
+
+def test_a_negated_sentence_is_a_dislike_whatever_the_default_kind(cr):
+    """The person's own "no" wins over add_belief's default "like", an edited like, or the Likes heading."""
+    b = cr.add_belief("no horror films")
+    assert b.kind == "dislike" and Constraint("genre", "not_has", "Horror") in b.constraints and "dislike" in b.note
+    like = cr.add_belief("Comedy films", "like")
+    edited = cr.edit_belief(like.id, "I don't want comedies")
+    assert edited.id == like.id and edited.kind == "dislike" and edited.constraints == (Constraint("genre", "not_has", "Comedy"),)
+    assert not any(x.kind == "like" and x.facet in (("genre", "Horror"), ("genre", "Comedy")) for x in cr.belief)
+    free = cr.add_belief("no robots")
+    assert free.kind == "dislike" and not free.structured  # free text keeps its polarity too
+    state = BeliefState.from_text("no horror films\nLikes:\n- Drama films", parser=cr.parser)
+    assert [(x.kind, x.text) for x in state] == [("dislike", "no horror films"), ("like", "Drama films")]
+
+
+def test_an_edit_naming_several_facts_keeps_every_filter(cr):
+    """An edited line with two facts used to keep its text and silently drop both filters."""
+    drama = cr.add_belief("Drama films")
+    edited = cr.edit_belief(drama.id, "Crime films from the 1970s")
+    assert {(b.kind, b.text) for b in cr.belief} == {("like", "Crime films"), ("constraint", "from the 1970s")}
+    assert set(cr.belief.constraints()) == {Constraint("year", ">=", 1970), Constraint("year", "<=", 1979)}
+    assert edited.id == drama.id and "read from" in edited.note
+    cr.edit_belief(edited.id, "no horror or westerns")
+    assert {Constraint("genre", "not_has", "Horror"), Constraint("genre", "not_has", "Western")} <= set(cr.belief.constraints())
+    # under Constraints every fact is a hard filter, a genre included
+    era = next(b for b in cr.belief if b.text == "from the 1970s")
+    cr.edit_belief(era.id, "Crime films from the 1980s")
+    assert {Constraint("genre", "has", "Crime"), Constraint("year", ">=", 1980)} <= set(cr.belief.constraints())
 
 
 def test_panel_text_round_trip(cr):
@@ -184,6 +242,16 @@ def test_llm_json_valid_output_is_used_and_invented_slots_are_dropped(catalog, l
     assert t.fallback is None and t.source == "llm-json"
     assert cr.stats["llm_ungrounded_slots"] == 1  # "funny" was never said
     assert {"Crime films", "Horror films"} <= {b.text for b in cr.belief}
+
+
+def test_llm_json_slot_contradicting_the_rules_is_dropped(catalog, lex):
+    """An LLM like copied from a negated word ("I hate funny films") no longer replaces the rules' dislike."""
+    llm = ScriptedLLM(['recommend", "likes": ["funny"], "dislikes": [], "item": null}'])
+    cr = ConversationalRecommender(catalog, llm, policy="llm-json", lexicon=lex)
+    t = cr.turn("I hate funny films, give me a thriller")
+    assert [(b.kind, b.source) for b in cr.belief if b.facet == ("genre", "Comedy")] == [("dislike", "user")]
+    assert t.items and all("Comedy" not in catalog.record(i)["genres"] for i in t.items)
+    assert t.source == "llm-json" and cr.stats["llm_slots_contradicting_rules"] == 1
 
 
 def test_llm_choice_impossible_intent_falls_back(catalog, lex):

@@ -100,3 +100,9 @@ def test_reset_clears_conversation_and_beliefs(chat):
     chat.send("a crime movie")
     from_page(chat, type="reset")
     assert chat.messages == [] and chat.beliefs == [] and chat.recommender.turns == []
+
+
+def test_a_belief_read_against_its_heading_shows_why(chat):
+    chat.add("no horror films", "like")  # added under Likes, but the sentence says no
+    shown = next(b for b in chat.beliefs if "horror" in b["text"].lower())
+    assert shown["kind"] == "dislike" and shown["note"]

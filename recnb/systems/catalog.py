@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from recnb.data.titles import natural_title
+from recnb.data.titles import natural_title, split_title_year
 from recnb.scores.base import UnknownItemError
 from recnb.systems.constraints import Constraint, apply_constraints, values_of
 
@@ -242,14 +242,35 @@ class ItemCatalog:
         return cache[field]
 
     def title_matcher(self):
-        """Fuzzy title matcher over the whole catalog (``recnb.ranking.grounding.TitleMatcher``)."""
+        """Fuzzy title matcher over the whole catalog (``recnb.ranking.grounding.TitleMatcher``).
+
+        Built from "Title (Year)", so the year written tells remakes apart: "12 Angry Men (1997)"
+        is the 1997 film, not the first one in catalog order.
+        """
         if "_matcher" not in self.__dict__:
             from recnb.ranking.grounding import TitleMatcher
 
             # 90, not the grounding default 85: at 85 "The Lion King II" grounds to "The Lion King".
-            self._matcher = TitleMatcher(dict(zip(self.items["item_id"], self.items["title"].astype(str))), threshold=90.0)
+            titles = {}
+            for rec in self._records:
+                t, y = str(rec.get("title") or rec["item_id"]), rec.get("year")
+                has_year = y is not None and not pd.isna(y) and split_title_year(t)[1] is None
+                titles[rec["item_id"]] = f"{t} ({int(y)})" if has_year else t
+            self._matcher = TitleMatcher(titles, threshold=90.0)
         return self._matcher
 
     def ground_title(self, text: str, among: Sequence | None = None):
-        """(item id or None, similarity 0-100) for a title written in free text."""
-        return self.title_matcher().best(text, among=among)
+        """(item id or None, similarity 0-100) for a title written in free text.
+
+        With ``among``, a match there whose year differs from the one written gives way to a
+        catalog item that has that year ("Sabrina (1954)" when only the 1995 one is among).
+        """
+        matcher = self.title_matcher()
+        item, sim = matcher.best(text, among=among)
+        if item is not None and among is not None:
+            year = split_title_year(str(text).strip())[1]
+            if year is not None and matcher.years.get(item) != year:
+                other, other_sim = matcher.best(text)
+                if other is not None and matcher.years.get(other) == year:
+                    return other, other_sim
+        return item, sim

@@ -2,7 +2,8 @@
 
 A small, pattern-based checker: it finds the items an answer names (``[id]`` citations and
 "Title (Year)" mentions, grounded to the catalog with ``recnb.ranking.grounding``), attributes
-each sentence to the item named last, and pulls out the claims a reader can verify: year,
+each sentence to the item named last (to both items when a title and the citation next to it
+name different ones: a counted mismatch), and pulls out the claims a reader can verify: year,
 decade, director, cast, genre, country, runtime, awards and other person names. Each is
 looked up in the item's facts and passage; what is not there is flagged ``supported=False``.
 
@@ -55,6 +56,8 @@ _TITLE_YEAR = re.compile(r"([\"“*]*)([A-Z0-9][^()\[\]\n\"“”*:;]{0,80}?)[\"
 _LIST_TITLE = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|[-*•]|(?:Movie\s+)?Title:)\s*(?:\*\*)?([A-Z0-9][^\n:()\[\]]{1,80}?)(?:\*\*)?\s*(?=$|\s[-–—]\s|:|\(|\[)")
 _NUMBERING = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s*")
 _LEAD_IN = re.compile(r"^(?:\d{1,2}[.)]\s*|[-*•]\s*|(?:I\s+)?(?:would\s+)?recommend(?:ation)?s?:?\s*|try\s+)+", re.IGNORECASE)
+#: what may sit between a title and the citation written with it: "Heat (1995) [6]", "**Heat** - [6]"
+_ADJACENT = re.compile(r"[ \t*\"“”'`:,–—-]*")
 _STOP_LEAD = {"The", "This", "It", "A", "An", "I", "You", "If", "Its", "He", "She", "They", "We", "My", "Your",
               "In", "With", "And", "But", "For", "From", "Also", "Both", "Here", "There", "Recommendation",
               "Recommended", "Title", "Director", "Starring", "Genre", "Genres", "Cast", "Year"}
@@ -66,6 +69,8 @@ class Mention:
     item_id: object = None  # None: names nothing in the catalog (an invented item or id)
     kind: str = "title"  # "citation" ([id]) or "title"
     start: int = 0
+    end: int = 0
+    conflict: object = None  # the other item, when this title and the citation next to it name different items
 
 
 @dataclass
@@ -85,6 +90,7 @@ class Claim:
 class ClaimReport:
     mentions: list = field(default_factory=list)
     claims: list = field(default_factory=list)
+    mismatches: list = field(default_factory=list)  # (title Mention, citation Mention) naming different items
 
     @property
     def invented(self) -> list:
@@ -96,7 +102,8 @@ class ClaimReport:
 
     def counts(self) -> dict:
         return {"mentions": len(self.mentions), "invented_items": len(self.invented),
-                "claims": len(self.claims), "unsupported_claims": len(self.unsupported)}
+                "claims": len(self.claims), "unsupported_claims": len(self.unsupported),
+                "mismatches": len(self.mismatches)}
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame([c.to_dict() for c in self.claims],
@@ -116,7 +123,7 @@ def find_mentions(text: str, catalog, among=None) -> list[Mention]:
         if token.lower() in {"s1", "s2", "f1", "f2"}:  # statement/fact labels some prompts use
             continue
         key = catalog._key(token)
-        out.append(Mention(m.group(0), key, "citation", m.start()))
+        out.append(Mention(m.group(0), key, "citation", m.start(), m.end()))
     for m in _TITLE_YEAR.finditer(text):
         raw = m.group(2)
         title = _LEAD_IN.sub("", raw.strip()).strip()
@@ -128,7 +135,7 @@ def find_mentions(text: str, catalog, among=None) -> list[Mention]:
             item, _ = catalog.ground_title(shown, among=list(among))
         if item is None:
             item, _ = catalog.ground_title(shown)
-        out.append(Mention(shown, item, "title", m.start(2) + raw.find(title)))
+        out.append(Mention(shown, item, "title", m.start(2) + raw.find(title), m.end()))
     covered = [(m.start, m.start + len(m.text)) for m in out]
     for m in _LIST_TITLE.finditer(text):
         title = m.group(1).strip(" *\"“”'")
@@ -138,9 +145,23 @@ def find_mentions(text: str, catalog, among=None) -> list[Mention]:
         item = catalog.ground_title(title, among=list(among))[0] if among is not None else None
         if item is None:
             item, _ = catalog.ground_title(title)
-        out.append(Mention(title, item, "title", start))
+        out.append(Mention(title, item, "title", start, m.end(1)))
     out.sort(key=lambda x: x.start)
     # the same span found as both citation and title keeps the citation
+    return out
+
+
+def find_mismatches(text: str, mentions) -> list[tuple[Mention, Mention]]:
+    """(title, citation) pairs written next to each other (same line, only punctuation between) that
+    name two different catalog items: "Heat (1995) [7]" where [7] is Fargo. Sets each one's ``conflict``."""
+    out = []
+    spans = sorted(mentions, key=lambda m: m.start)
+    for a, b in zip(spans, spans[1:]):
+        if {a.kind, b.kind} != {"title", "citation"} or a.item_id is None or b.item_id is None or a.item_id == b.item_id:
+            continue
+        if a.end <= b.start and _ADJACENT.fullmatch(text[a.end:b.start]):
+            a.conflict, b.conflict = b.item_id, a.item_id
+            out.append((a, b) if a.kind == "title" else (b, a))
     return out
 
 
@@ -240,7 +261,12 @@ def check_claim(kind: str, value: str, record: dict, passage: str) -> tuple[bool
         return ok, "" if ok else "not in the retrieved cast"
     if kind == "genre":
         genres = {g.lower() for c in ("genres", "wd_genres") for g in values_of(record.get(c))}
-        ok = value.lower() in genres or bool(GENRE_ALIASES.get(value, set()) & genres) or value.lower() in text
+        # Besides the genre columns, only the description, by whole word: a substring test of the
+        # whole passage found "war" in "awards:", "reward" and "Edward".
+        desc = re.search(r"^description:(.*?)(?=\nreview:|\Z)", passage, re.MULTILINE | re.DOTALL)
+        words = "|".join([re.escape(value)] + [p for p, g in GENRE_WORDS.items() if g == value])
+        ok = (value.lower() in genres or bool(GENRE_ALIASES.get(value, set()) & genres)
+              or bool(desc and re.search(rf"\b(?:{words})\b", desc.group(1), re.IGNORECASE)))
         return ok, "" if ok else f"genres are {', '.join(sorted(genres)) or 'unknown'}"
     if kind == "country":
         ok = _has(values_of(record.get("country")), value)
@@ -265,6 +291,7 @@ def check_answer(text: str, catalog, retrieved=None, default_item=None, passages
     {id: text shown to the model}; by default each item's catalog passage.
     """
     report = ClaimReport(mentions=find_mentions(text, catalog, among=retrieved))
+    report.mismatches = find_mismatches(text, report.mentions)
     spans = sorted(report.mentions, key=lambda m: m.start)
 
     def passage_of(item):
@@ -281,14 +308,23 @@ def check_answer(text: str, catalog, retrieved=None, default_item=None, passages
         if current is None and default_item is None:
             continue  # a sentence about no item (a greeting, a question back)
         item = current.item_id if current is not None else default_item
+        items, note = [item], ""
+        if current is not None and current.conflict is not None:
+            # The title names one item and its citation another: which one the sentence is about is
+            # unknown, so its claims are checked against both (and RAG recommends neither).
+            pair = (current.item_id, current.conflict)
+            items = list(pair if current.kind == "title" else pair[::-1])  # title's item first
+            note = f"the title names item {items[0]!r} but the citation {items[1]!r}"
         stripped = _CITATION.sub(" ", _TITLE_YEAR.sub(" ", sentence))  # mentions are not claims
-        if current is not None and item is not None:  # the item's own title words are not claims
-            title = catalog.title(item, with_year=False)
-            stripped = stripped.replace(title, " ")
+        if current is not None:  # the item's own title words are not claims
+            for i in items:
+                if i is not None:
+                    stripped = stripped.replace(catalog.title(i, with_year=False), " ")
         for kind, value in extract_claims(stripped):
             if item is None:
                 report.claims.append(Claim(None, kind, value, sentence, False, f"about {current.text!r}, which is not in the catalog"))
                 continue
-            ok, why = check_claim(kind, value, catalog.record(item), passage_of(item))
-            report.claims.append(Claim(item, kind, value, sentence, ok, why))
+            for i in items:
+                ok, why = check_claim(kind, value, catalog.record(i), passage_of(i))
+                report.claims.append(Claim(i, kind, value, sentence, ok, "; ".join(w for w in (why, note) if w)))
     return report

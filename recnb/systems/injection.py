@@ -19,44 +19,71 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass
 
-# Zero-width and bidi control characters hide words from a regex but not from a tokenizer.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# Cyrillic and Greek letters that look like Latin ones ("Ignоre" with a Cyrillic o): folded to Latin
+# before matching only, so the text shown keeps its own letters (a Russian title stays Russian).
+_LOOKALIKES = str.maketrans(
+    "аеорсухіјѕһԁӏԛԝАВЕКМНОРСТХУІЈЅ" "αεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijshdlqwABEKMHOPCTXYIJS" "aeikvoptuxABEZHIKMNOPTYX",
+)
 _VERBS = r"(?:ignore|disregard|forget|override|skip|bypass|do\s+not\s+follow|don'?t\s+follow)"
 _WHAT = r"(?:instruction|direction|prompt|rule|guideline|message|context|text|order|command)s?"
 _WHICH = r"(?:all\s+|any\s+|the\s+|your\s+|these\s+|those\s+)*(?:previous|prior|above|earlier|preceding|former|system|original|other|given)?"
+#: Matched line by line only (the other patterns also see line breaks as spaces): anchored at a line
+#: start, or with a gap so wide it would join unrelated passage lines ("I recommend it" / "review: ... first").
+_ROLE_LINE = r"(?im)^\s*(?:system|assistant|user|developer)\s*:"
+_HEADER_LINE = r"(?im)^\s*#{2,}\s*(?:instruction|system|response|task)"
+_WIDE_GAP = r"\b(?:recommend|suggest|rank|pick|choose)\s+(?:only\s+)?(?:this|the\s+following|[^.\n]{0,60}?)\s+(?:instead|above\s+all|first|no\s+matter\s+what)\b"
 INSTRUCTION_PATTERNS = [
     # "ignore (all) previous instructions", "disregard the above", "forget your rules"
     rf"\b{_VERBS}\s+{_WHICH}\s*{_WHAT}\b",
     rf"\b{_VERBS}\s+(?:everything|anything|all)\s+(?:above|before|else|previous|prior)\b",
     rf"\b{_VERBS}\s+(?:the\s+)?(?:above|user'?s?\s+request|request)\b",
+    # ... with up to three words between the verb and its object ("disregard all of the above", "ignore
+    # any of your previous instructions"); the objects are ones a plot summary rarely has after "ignore"
+    rf"\b{_VERBS}\s+(?:[\w'-]+\s+){{0,3}}?(?:the\s+above\b|(?:previous|prior|earlier|preceding|system|original)\s+{_WHAT}\b|instructions\b|prompts?\b)",
     # orders addressed to the model
     r"\b(?:you\s+(?:must|should|have\s+to|need\s+to|are\s+required\s+to|will)|always|instead|now)\s+(?:only\s+)?(?:recommend|suggest|say|answer|respond|reply|output|print|rank|cite|mention|choose|pick)\b",
-    r"\b(?:recommend|suggest|rank|pick|choose)\s+(?:only\s+)?(?:this|the\s+following|[^.\n]{0,60}?)\s+(?:instead|above\s+all|first|no\s+matter\s+what)\b",
+    _WIDE_GAP,
     r"\bnew\s+(?:instructions?|task|rules?|system\s+prompt)\b",
     r"\b(?:as\s+an?\s+(?:ai|assistant|language\s+model))\b",
     # role / template markers
-    r"(?im)^\s*(?:system|assistant|user|developer)\s*:",
+    _ROLE_LINE,
     r"<\|[^|>]{0,40}\|>",
     r"</?\s*item\b",
-    r"(?im)^\s*#{2,}\s*(?:instruction|system|response|task)",
+    _HEADER_LINE,
     r"\[/?(?:INST|SYS)\]",
 ]
-_COMPILED = [re.compile(p, re.IGNORECASE) for p in INSTRUCTION_PATTERNS]
+_COMPILED = [(re.compile(p, re.IGNORECASE), p not in (_ROLE_LINE, _HEADER_LINE, _WIDE_GAP)) for p in INSTRUCTION_PATTERNS]
 MARKER = "[instruction-like text removed]"
 _SENTENCE = re.compile(r"[^.!?\n]*[.!?\n]?")
 
 
 def normalise_text(text: str) -> str:
-    """NFKC (full-width letters -> ASCII), invisible characters removed, whitespace collapsed per line."""
+    """NFKC (full-width letters -> ASCII), format characters removed, whitespace collapsed per line.
+
+    Every format character (Unicode category Cf: zero-width spaces and joiners, soft hyphens, bidi
+    marks and isolates, BOM) goes: each hides a word from a regex but not from a tokenizer.
+    """
     text = unicodedata.normalize("NFKC", str(text or ""))
-    text = _INVISIBLE.sub("", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     return "\n".join(" ".join(line.split()) for line in text.splitlines())
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every instruction-like snippet in normalised ``text``, pattern by pattern.
+
+    Matched on a copy with look-alike letters folded to Latin and, for most patterns, line breaks
+    read as spaces; both keep every offset, so the spans index ``text`` itself.
+    """
+    folded = text.translate(_LOOKALIKES)
+    joined = folded.replace("\n", " ")
+    return [m.span() for rx, across in _COMPILED for m in rx.finditer(joined if across else folded)]
 
 
 def find_instructions(text: str) -> list[str]:
     """The instruction-like snippets in ``text`` (after normalisation), in order."""
     text = normalise_text(text)
-    return [m.group(0) for rx in _COMPILED for m in rx.finditer(text)]
+    return [text[a:b] for a, b in _spans(text)]
 
 
 def neutralise(text: str) -> tuple[str, int]:
@@ -66,9 +93,11 @@ def neutralise(text: str) -> tuple[str, int]:
     Heat." must not leave "and recommend Heat." behind. Returns (clean text, sentences removed).
     """
     text = normalise_text(text)
+    hits = _spans(text)
     out, removed = [], 0
-    for sentence in _SENTENCE.findall(text):
-        if sentence and any(rx.search(sentence) for rx in _COMPILED):
+    for m in _SENTENCE.finditer(text):
+        sentence = m.group(0)
+        if sentence and any(a < m.end() and m.start() < b for a, b in hits):  # a snippet may span lines
             removed += 1
             lead = sentence[: len(sentence) - len(sentence.lstrip())]
             out.append(lead + MARKER + ("\n" if sentence.endswith("\n") else ""))

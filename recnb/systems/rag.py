@@ -9,6 +9,8 @@ One request goes through four steps:
    answer, the right mode for a 135M model);
 3. **validate** citations: an id must exist and be among the retrieved items; invented
    titles and ids, and real items that were not retrieved, are kept and counted, never used;
+   a title whose citation names another item ("Heat (1995) [7]", [7] being Fargo) is a
+   counted mismatch, and neither item is recommended on its strength;
 4. **check claims** about each named item against its retrieved passage
    (:mod:`recnb.systems.claims`); unsupported claims are flagged.
 
@@ -191,9 +193,12 @@ class RAGRecommender:
         report = check_answer(text, self.catalog, retrieved=ids or None,
                               passages={i: self.catalog.passage(i) for i in ids})
         named = list(dict.fromkeys(m.item_id for m in report.mentions if m.item_id is not None))
+        # "Heat (1995) [7]" where [7] is Fargo: which film was meant is unknown, so neither counts as
+        # recommended unless it is also named cleanly elsewhere.
+        usable = list(dict.fromkeys(m.item_id for m in report.mentions if m.item_id is not None and m.conflict is None))
         invalid = [m.text for m in report.invented]
         outside = [i for i in named if retrieval and i not in ids]
-        recommended = [i for i in named if (i in ids or not self.defences.validate)] if retrieval else named
+        recommended = [i for i in usable if (i in ids or not self.defences.validate)] if retrieval else usable
         if retrieval and not recommended and self.mode == "generate":
             # The model cited nothing usable: choose by likelihood instead, and say so.
             fallback = "likelihood"
@@ -203,6 +208,7 @@ class RAGRecommender:
         self.stats["invented_items"] += len(invalid)
         self.stats["outside_retrieved"] += len(outside)
         self.stats["unsupported_claims"] += len(report.unsupported)
+        self.stats["mismatched_citations"] += len(report.mismatches)
         return RAGAnswer(request, retrieval, ids, prompt, text, recommended[: self.n], report,
                          invalid, outside, fallback, removed, time.perf_counter() - t0, self.mode)
 
@@ -257,6 +263,7 @@ def hallucination_table(rows: pd.DataFrame) -> pd.DataFrame:
             "item_hallucination_rate": bad_items.sum() / items.sum() if items.sum() else float("nan"),
             "item_rate_ci_low": i_lo, "item_rate_ci_high": i_hi,
             "fallbacks": int(g["fallback"].sum()),
+            "mismatches": int(g["mismatches"].sum()) if "mismatches" in g else 0,
         })
     return pd.DataFrame(out)
 

@@ -74,7 +74,11 @@ class SimulatedUser:
         self.rec = catalog.record(self.target)
         self.rng = random.Random(seed)
         genres = values_of(self.rec.get("genres"))
-        self.genres = self.rng.sample(genres, len(genres))  # the order they come up in
+        self.genres = self.rng.sample(genres, len(genres))  # what the person says, in the order it comes up
+        # What the person knows the target to be: both genre columns, as catalog.facts and the genre
+        # filters read them. Deciding "lighter" / "nothing X" from `genres` alone let the resulting
+        # filter drop the target (a Comedy whose wd_genres say Thriller, after "Something lighter").
+        self.all_genres = set(genres) | set(values_of(self.rec.get("wd_genres")))
         self.year = int(self.rec["year"])
         self.cast = values_of(self.rec.get("cast"))[:3]
         self.directors = values_of(self.rec.get("director"))
@@ -124,7 +128,7 @@ class SimulatedUser:
         if turn.action == "elicit":
             facet = {"genre": "genre", "era": "era", "people": "people"}.get(turn.asked)
             if turn.asked == "avoid":
-                avoid = sorted({"Horror", "Musical", "Documentary", "War", "Western"} - set(self.genres))
+                avoid = sorted({"Horror", "Musical", "Documentary", "War", "Western"} - self.all_genres)
                 if avoid:
                     return f"Nothing {self._word(avoid[0])}, please."
             return self._reveal(facet) or self._reveal() or "Anything is fine."
@@ -136,8 +140,8 @@ class SimulatedUser:
                     return "Something older, please."
                 if int(top_year) <= self.year - 5:
                     return "Something more recent, please."
-            top_genres = set(values_of(top.get("genres")))
-            if top_genres & DARK and not set(self.genres) & DARK and "Comedy" in self.genres:
+            top_genres = set(values_of(top.get("genres")))  # the column the reader takes "lighter" from
+            if top_genres & DARK and not self.all_genres & DARK and "Comedy" in self.genres:
                 return "Something lighter, please."
         return self._reveal() or "Something else, please."
 

@@ -23,7 +23,7 @@ import jsonschema
 from recnb.systems.constraints import Constraint, ConstraintError
 
 _K = {"type": "integer", "minimum": 1, "maximum": 20, "description": "how many items (1-20, default 5)"}
-_TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"}  # not blank: "   " is no query
 _ID = {"anyOf": [{"type": "integer"}, {"type": "string", "minLength": 1, "maxLength": 40}]}
 
 TOOLS = {
@@ -100,21 +100,27 @@ def first_json_object(text: str):
     if not starts:
         raise ToolCallError("no_json", "No JSON object found. Reply with exactly one JSON object like "
                             '{"tool": "search_catalog", "arguments": {"query": "a heist movie"}}.')
-    decoder = json.JSONDecoder()
-    first_error = None
+    # After a "{" that does not parse, a later object counts only if it is a whole call (has "tool"):
+    # prose with a brace may precede a good call, but in a truncated call ('{"tool": ..., "arguments":
+    # {"item_id": 6}') the inner {"item_id": 6} is a fragment, and the answer is malformed JSON.
+    decoder, first_error = json.JSONDecoder(), None
     for s in starts:
         try:
             obj, _ = decoder.raw_decode(text[s:])
-            return obj
         except json.JSONDecodeError as exc:
-            first_error = first_error or exc
-    raise ToolCallError("bad_json", f"The JSON is malformed ({first_error.msg} at character {first_error.pos + starts[0]}). "
+            first_error = first_error or (exc, s)
+            continue
+        if first_error is None or (isinstance(obj, dict) and "tool" in obj):
+            return obj
+    exc, s = first_error
+    raise ToolCallError("bad_json", f"The JSON is malformed ({exc.msg} at character {exc.pos + s}). "
                         "Use double quotes around names and strings, and close every brace.")
 
 
 def _schema_message(exc: jsonschema.ValidationError, where: str) -> str:
     path = ".".join(str(p) for p in exc.absolute_path)
-    return f"{where}{'.' + path if path else ''}: {exc.message}"
+    msg = "must not be blank" if exc.validator == "pattern" and exc.validator_value == r"\S" else exc.message
+    return f"{where}{'.' + path if path else ''}: {msg}"
 
 
 def parse_call(text_or_obj) -> tuple[str, dict]:
@@ -157,6 +163,7 @@ class ToolBox:
         """Validate, then run. Never raises for a bad call: the error comes back in the result."""
         raw = call if isinstance(call, str) else json.dumps(call, default=str)
         self.stats["calls"] += 1
+        name, args = None, {}
         try:
             name, args = parse_call(call)
             result = getattr(self, "_" + name)(**args)
@@ -165,6 +172,11 @@ class ToolBox:
             self.stats[f"rejected_{exc.code}"] += 1
             return ToolResult(False, error=str(exc), code=exc.code, raw=raw,
                               tool=name if exc.code in ("unknown_item", "failed") else None)
+        except (ValueError, KeyError) as exc:  # a valid call the catalog still refused: reported, never raised
+            self.stats["rejected"] += 1
+            self.stats["rejected_failed"] += 1
+            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            return ToolResult(False, name, args, error=f"{name} failed: {msg}", code="failed", raw=raw)
         self.stats["executed"] += 1
         self.stats[f"executed_{name}"] += 1
         return ToolResult(True, name, args, result, raw=raw)

@@ -180,3 +180,70 @@ def test_backends_without_multi_token_scoring_choose_by_letter(catalog):
     assert a.recommended == [858] and rag.stats["label_choices"] == 1
     prefix, conts = llm.scored[-1]
     assert conts == [" A", " B", " C"] and "B. The Godfather (1972) [858]" in prefix
+
+
+# -- defects found in review ------------------------------------------------------------------
+def _tiny_catalog():
+    import pandas as pd
+
+    return ItemCatalog(pd.DataFrame([
+        dict(item_id=6, title="Heat", year=1995, genres="Action|Crime|Thriller", director="Michael Mann",
+             cast="Al Pacino|Robert De Niro", awards="", description="A heist film."),
+        dict(item_id=7, title="Fargo", year=1996, genres="Comedy|Crime|Drama", director="Joel Coen",
+             cast="Frances McDormand", awards="won 2 Oscars", description="Snowy crime."),
+        dict(item_id=8, title="Toy Story", year=1995, genres="Animation|Comedy", director="John Lasseter",
+             cast="Tom Hanks", awards="nominated for 3 Oscars, reward from Edward", description="Toys come to life."),
+        dict(item_id=9, title="Paths of Glory", year=1957, genres="Drama", wd_genres="War|Drama", director="Stanley Kubrick",
+             cast="Kirk Douglas", awards="", description="A war film about a futile attack; a comedic moment."),
+    ]))
+
+
+def test_title_and_citation_naming_different_items_is_a_counted_mismatch():
+    """'Heat (1995) [7]': [7] is Fargo. Before, every claim was pinned to [7], so Fargo's facts backed
+    claims written next to Heat's title and both items were recommended."""
+    cat = _tiny_catalog()
+    r = check_answer("Heat (1995) [7]: directed by Joel Coen, starring Frances McDormand.", cat, retrieved=[6, 7, 8])
+    assert [(t.item_id, c.item_id) for t, c in r.mismatches] == [(6, 7)] and r.counts()["mismatches"] == 1
+    claims = {(c.item_id, c.kind): c.supported for c in r.claims if c.kind != "year"}
+    assert claims == {(6, "director"): False, (7, "director"): True, (6, "cast"): False, (7, "cast"): True}
+    assert all("the citation" in c.reason for c in r.claims if c.kind != "year")
+    # a matching pair, and a title next to nothing, are no mismatch
+    assert not check_answer("Heat (1995) [6]: directed by Michael Mann. Fargo (1996) is fun.", cat).mismatches
+    text = "Heat (1995) [7]: directed by Joel Coen.\nToy Story (1995) [8]: an animated film."
+    rag = RAGRecommender(cat, ScriptedLLM([text], prefer="[8]"), k=3, n=3)
+    a = rag.answer("a crime film", retrieved=[6, 7, 8])
+    assert a.recommended == [8] and a.fallback is None  # neither 6 nor 7
+    assert rag.stats["mismatched_citations"] == 1 and a.counts()["mismatches"] == 1
+    alone = RAGRecommender(cat, ScriptedLLM(["Heat (1995) [7]: a crime film."], prefer="[8]"), k=3, n=1)
+    b = alone.answer("a crime film", retrieved=[6, 7, 8])
+    assert b.fallback == "likelihood" and b.recommended == [8]  # nothing usable was cited
+    table = hallucination_table(hallucination_rows([a, b]))
+    assert int(table["mismatches"].iloc[0]) == 2
+
+
+def test_genre_claims_are_not_substrings_of_the_passage():
+    """'war' is inside 'awards:', 'reward' and 'Edward': before, any passage with an awards line
+    supported a war-film claim."""
+    cat = _tiny_catalog()
+    r = check_answer("Toy Story (1995) [8]: a war film.", cat, retrieved=[6, 7, 8])
+    assert [(c.kind, c.value, c.supported) for c in r.claims if c.kind == "genre"] == [("genre", "War", False)]
+    # the genre columns (both) and whole words of the description still count
+    p = cat.passage(9)
+    assert check_claim("genre", "War", cat.record(9), p)[0]  # wd_genres
+    assert check_claim("genre", "Comedy", cat.record(9), p)[0]  # "comedic" in the description
+    assert not check_claim("genre", "Action", cat.record(8), "title: x\ndescription: reaction shots\nreview: action!")[0]
+
+
+def test_title_grounding_tells_remakes_apart_by_year(dataset):
+    """'12 Angry Men (1997)' is the 1997 remake; before, the matcher held bare titles, grounded it to the
+    1957 film and counted the right year as a hallucination."""
+    items = dataset.items[dataset.items.title == "12 Angry Men"]
+    assert sorted(items.year) == [1957, 1997]
+    old, new = (int(items.item_id[items.year == y].iloc[0]) for y in (1957, 1997))
+    cat = ItemCatalog(dataset.items)
+    assert cat.ground_title("12 Angry Men (1997)")[0] == new and cat.ground_title("12 Angry Men (1957)")[0] == old
+    assert cat.ground_title("12 Angry Men")[0] == old  # no year: the first, as before
+    # the year written beats a same-titled item among the retrieved ones
+    assert cat.ground_title("12 Angry Men (1997)", among=[old, 6])[0] == new
+    r = check_answer("12 Angry Men (1997): a courtroom drama.", cat)
+    assert [(c.item_id, c.supported) for c in r.claims if c.kind == "year"] == [(new, True)]

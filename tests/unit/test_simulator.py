@@ -108,3 +108,27 @@ def test_evaluate_reports_success_by_turn_with_cis(setup):
 def test_no_eligible_target_is_a_clear_error(dataset, split):
     with pytest.raises(ValueError, match="no held-out test item qualifies"):
         pick_targets(dataset, split, 3, min_rating=6.0)
+
+
+def test_the_simulator_never_asks_for_a_filter_that_drops_its_target(dataset):
+    """Both genre columns decide "Something lighter" and "Nothing X": the filters they become check both.
+
+    Item 234 (Exit to Eden) is a Comedy in ``genres`` and a Thriller in ``wd_genres``; before, with Heat
+    (Crime, Thriller) on top, the simulator asked for something lighter, the reader turned that into
+    "no Crime / no Thriller films", and the target was filtered out for the rest of the episode. Item
+    3129 (Sweet and Lowdown) is a Documentary in ``wd_genres``; "Nothing documentary" dropped it.
+    """
+    from recnb.systems.catalog import ItemCatalog
+    from recnb.systems.constraints import Constraint
+
+    cat = ItemCatalog(dataset.items[dataset.items.item_id.isin([234, 3129, 6])])
+    assert "Thriller" in cat.record(234)["wd_genres"] and "Thriller" not in cat.record(234)["genres"]
+    user = SimulatedUser(cat, 234)
+    msg = user.reply(Turn(1, "x", "recommend", "recommend", "", items=[6]))
+    assert msg != "Something lighter, please."
+    assert set(values_of(cat.record(234)["genres"])) >= {g for k, g in user.revealed if k == "genre"}  # says only `genres`
+    for target in (234, 3129):
+        msg = SimulatedUser(cat, target).reply(Turn(1, "x", "elicit", "elicit", "", items=[], asked="avoid"))
+        assert msg.startswith("Nothing "), msg
+        avoided = next(g for g in ("Horror", "Musical", "Documentary", "War", "Western") if g.lower() in msg)
+        assert target in cat.filter([Constraint("genre", "not_has", avoided)]), msg

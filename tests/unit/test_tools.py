@@ -70,6 +70,39 @@ def test_malformed_calls_get_a_clear_error_and_never_run(box, monkeypatch, call,
         assert "Example of a valid call" in r.error
 
 
+def test_truncated_json_is_bad_json_not_its_inner_object(box):
+    """A call missing its last brace used to fall through to the inner {"item_id": 6} and come back as
+    bad_call "'tool' is a required property": the wrong advice, and bad_json undercounted."""
+    r = box.execute('{"tool": "get_item_facts", "arguments": {"item_id": 6}')
+    assert not r.ok and r.code == "bad_json" and "close every brace" in r.error
+    assert box.stats["rejected_bad_json"] == 1 and box.stats["rejected_bad_call"] == 0
+    # a brace in the prose before a whole, valid call: the call is still found
+    ok = box.execute('Sure {thinking done}. {"tool": "search_catalog", "arguments": {"query": "a heist movie"}}')
+    assert ok.ok and ok.tool == "search_catalog"
+
+
+def test_blank_text_arguments_are_rejected_before_running(box):
+    r = box.execute('{"tool": "search_catalog", "arguments": {"query": "   "}}')  # the catalog would raise
+    assert not r.ok and r.code == "bad_arguments" and "arguments.query: must not be blank" in r.error
+    r = box.execute({"tool": "filter_by_facts", "arguments": {"genre": " "}})
+    assert not r.ok and r.code == "bad_arguments"
+
+
+def test_a_tool_that_raises_is_a_failed_result_never_an_exception(box, monkeypatch):
+    """execute promises never to raise: a ValueError/KeyError from the catalog comes back as "failed"."""
+    def boom(*a, **kw):
+        raise ValueError("search needs a non-empty text")
+
+    monkeypatch.setattr(box.catalog, "search", boom)
+    r = box.execute('{"tool": "search_catalog", "arguments": {"query": "heist"}}')
+    assert not r.ok and r.code == "failed" and r.tool == "search_catalog" and "non-empty text" in r.error
+    assert r.for_model().startswith("Tool error (failed):")
+    monkeypatch.setattr(box.catalog, "facts", lambda i: {}["year"])  # a KeyError
+    r = box.execute({"tool": "get_item_facts", "arguments": {"item_id": 6}})
+    assert not r.ok and r.code == "failed"
+    assert box.stats["rejected_failed"] == 2 and box.stats["executed"] == 0
+
+
 def test_parse_call_returns_name_and_arguments():
     assert parse_call('```json\n{"tool": "get_item_facts", "arguments": {"item_id": 1}}\n```') == ("get_item_facts", {"item_id": 1})
     with pytest.raises(ToolCallError) as err:

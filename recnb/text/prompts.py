@@ -223,17 +223,16 @@ class SimilarUsers:
         return bisect.bisect_right(self.times[u], cutoff)
 
     def nearest(self, history: Sequence, k: int, exclude_user=None, cutoff=None) -> list:
+        """Up to ``k`` users with at least 2 items by ``cutoff``, by cosine overlap with ``history`` then id."""
         mine = set(history)
-        overlap: dict = {}
-        for i in mine:
-            for u in self.by_item.get(i, ()):
-                overlap[u] = overlap.get(u, 0) + 1
-        overlap.pop(exclude_user, None)
-        if cutoff is not None:  # count only what each neighbour had done by then
-            overlap = {u: len(mine & set(self.histories[u][:self.known(u, cutoff)])) for u in overlap}
-        sizes = {u: len(set(self.histories[u][:self.known(u, cutoff)])) for u in overlap}
-        scored = sorted(((u, n) for u, n in overlap.items() if n), key=lambda kv: (-kv[1] / np.sqrt(len(mine) * sizes[kv[0]]), str(kv[0])))
-        return [u for u, _ in scored if self.known(u, cutoff) >= 2][:k]
+        scored = []
+        for u in {u for i in mine for u in self.by_item.get(i, ())} - {exclude_user}:
+            n = self.known(u, cutoff)  # only what the neighbour had done by then
+            theirs = set(self.histories[u][:n])
+            shared = len(mine & theirs)
+            if n >= 2 and shared:
+                scored.append((-shared / np.sqrt(len(mine) * len(theirs)), str(u), u))
+        return [u for *_, u in sorted(scored)][:k]
 
 
 def make_demos(query, catalog: Catalog, k: int, source: str = "self", similar: SimilarUsers | None = None,

@@ -295,10 +295,10 @@ class LocalLLM(LLM):
             raise ValueError(f"prefix is {len(ids)} tokens, over the model's {self.context_window}-token window; truncate it")
         return ids
 
-    def _check_window(self, prefix: str, seqs: Sequence[Sequence[int]]) -> None:
-        """Prefix plus the longest sequence must fit the window: past it a RoPE model scores positions it
-        never saw without a word, and a model with learned positions fails deep inside the forward pass."""
-        need = len(self._encode(prefix)) + max((len(s) for s in seqs), default=0)
+    def _check_window(self, plen: int, seqs: dict) -> None:
+        """The prefix and the longest sequence fed after it must fit the window: past it a RoPE model scores
+        positions it never saw without a word, and a model with learned positions fails deep in the forward pass."""
+        need = plen + max((len(s) for s in seqs.values()), default=0)
         if need > self.context_window:
             raise ValueError(f"prefix + continuation need {need} tokens, over the model's {self.context_window}-token "
                              "window; shorten the prompt (e.g. max_history) or the continuation")
@@ -369,10 +369,12 @@ class LocalLLM(LLM):
         keys = [k for k in seqs if seqs[k]]
         if prefix in self._prefix_cache or not keys or not self._packable():
             cache, first, plen = self._prefix_state(prefix)
+            self._check_window(plen, seqs)
             return first, self._rows_after_prefix(cache, plen, seqs, batch_size)
         ids = self._prefix_ids(prefix)
         chunk = packs(keys, [len(seqs[k]) for k in keys], batch_size, self.max_pack_tokens)[0]
         plen = len(ids)
+        self._check_window(plen, seqs)
         n = sum(len(seqs[k]) for k in chunk)
         pos, mask = self._packed_mask(plen, chunk, seqs, with_prefix=True)
         row = torch.tensor([ids + [t for k in chunk for t in seqs[k]]], device=self.model.device)
@@ -449,7 +451,6 @@ class LocalLLM(LLM):
         conts = [self._encode(c) for c in continuations]
         if any(len(c) == 0 for c in conts):
             raise ValueError("score() got an empty continuation")
-        self._check_window(prefix, conts)
         t0 = time.perf_counter()
         # Token t+1 is predicted after token t, so a continuation's last token is never fed in.
         inputs = {i: c[:-1] for i, c in enumerate(conts) if len(c) > 1}
@@ -477,7 +478,6 @@ class LocalLLM(LLM):
         cols = [c[0] for c in choice_ids]
         t0 = time.perf_counter()
         stem_ids = [self._encode(s) for s in stems]
-        self._check_window(prefix, [ids + [0] for ids in stem_ids])  # each stem, then one choice token
         first_logp, rows = self._prefix_and_rows(prefix, dict(enumerate(stem_ids)), batch_size)
         out = np.zeros((len(stem_ids), len(cols)))
         for i, ids in enumerate(stem_ids):

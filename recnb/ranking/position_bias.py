@@ -87,7 +87,7 @@ def unique_winners(matrix: np.ndarray) -> np.ndarray:
     return np.where(tied, -1, np.argmax(m, axis=1))
 
 
-def position_top1_rate(matrix: np.ndarray, perms: np.ndarray) -> np.ndarray:
+def position_top1_rate(matrix: np.ndarray, perms: np.ndarray, winners: np.ndarray | None = None) -> np.ndarray:
     """For each shown position, how often the candidate shown there came out on top.
 
     Without position bias this is flat (about 1/n each); a spike at 0 means "picks the first one".
@@ -95,7 +95,7 @@ def position_top1_rate(matrix: np.ndarray, perms: np.ndarray) -> np.ndarray:
     """
     m = np.atleast_2d(matrix)
     hits = np.zeros(m.shape[1])
-    winners = unique_winners(m)
+    winners = unique_winners(m) if winners is None else winners
     for top, order in zip(winners, perms):
         if top >= 0:
             hits[int(np.where(order == top)[0][0])] += 1
@@ -113,6 +113,7 @@ class PositionBiasReport:
     position_top1_rate: np.ndarray  # (n,): share of permutations whose winner was shown at each position
     top1_agreement: float  # share of permutations (with a winner) whose winner is the aggregate's unique winner
     n_tied_rows: int = 0  # permutations without a unique winner, left out of the two above
+    n_disagreements: int = 0  # permutations whose unique winner is not the aggregate's (tied rows are not counted)
 
     @property
     def n_permutations(self) -> int:
@@ -150,6 +151,7 @@ def permutation_report(score_fn: Callable[[list], np.ndarray], candidates: Seque
     agreement = float(np.mean(decided == best)) if decided.size and best >= 0 else 0.0
     return PositionBiasReport(
         candidates=cands, perms=perms, matrix=matrix, aggregated=agg, rank_spread=r.std(0),
-        position_top1_rate=position_top1_rate(matrix, perms),
+        position_top1_rate=position_top1_rate(matrix, perms, winners),
         top1_agreement=agreement if cands else 1.0, n_tied_rows=int((winners < 0).sum()) if cands else 0,
+        n_disagreements=int((decided != best).sum()),
     )

@@ -52,7 +52,8 @@ class PermutedRanker(Ranker):
         report = permutation_report(score_fn, shown, self.n_permutations, seed=self.seed, how=self.how)
         self.stats["permutations"] += report.n_permutations
         self.stats["rank_spread_sum"] += report.mean_rank_spread
-        self.stats["top1_disagreements"] += int(round((1 - report.top1_agreement) * report.n_permutations))
+        self.stats["top1_disagreements"] += report.n_disagreements
+        self.stats["tied_permutations"] += report.n_tied_rows  # unreadable or undecided orders, not disagreements
         for k, v in self.base.stats.items():
             if k not in ("queries",):
                 self.stats[f"base_{k}"] = v

@@ -33,7 +33,9 @@ RANKERS = {
 }
 #: the error counters a side shows, from ranker.stats (what went wrong with the model's answer)
 ERROR_KEYS = ("invalid_titles", "outside_candidates", "duplicates", "missing", "truncated_lines", "unparseable_outputs",
-              "rating_parse_fallbacks", "scores_at_top_logprobs_floor")
+              "rating_parse_fallbacks")
+#: ... and the ones the LLM backend counts (an HTTP server's labels below its top-k log-probs)
+LLM_ERROR_KEYS = ("scores_at_top_logprobs_floor",)
 #: ... and what was changed in the prompt to make the run possible
 WARNING_KEYS = ("truncated_prompts", "demo_shortfall", "rating_rescaled", "rating_clamped", "rating_ambiguous")
 #: what a side shows when its run failed: the same keys as a good run, so a reader never meets a KeyError
@@ -207,15 +209,14 @@ class PromptPlayground(KitWidget):
             base.prompt = PromptTemplate(name=s["template"] + ("" if s["text"] == default.text else "*"), task=s["task"],
                                          text=s["text"], system=default.system, shots=s["shots"],
                                          demo_source=s["demo_source"], demo_text=default.demo_text, options=default.options)
-            before = Counter(ranker.stats)
+            before, llm_before = Counter(base.stats), Counter(self.llm.stats)  # the counters live on the base ranker
             frame = ranker.rank(self.queries[user], cands)
         except Exception as exc:  # shown on this side and kept in history; the other side still runs
             return {**_EMPTY_RESULT, "error": f"{type(exc).__name__}: {exc}", "seconds": round(time.perf_counter() - t0, 3)}
         last = getattr(ranker, "last", {}) or {}
-        # llm-permuted keeps its base ranker's counters as base_<name>
-        delta = {k: int(sum(ranker.stats.get(p + k, 0) - before.get(p + k, 0) for p in ("", "base_")))
-                 for k in ERROR_KEYS + WARNING_KEYS}
-        errors = {k: v for k, v in delta.items() if v and k in ERROR_KEYS}
+        delta = {k: int(base.stats.get(k, 0) - before.get(k, 0)) for k in ERROR_KEYS + WARNING_KEYS}
+        delta.update({k: int(self.llm.stats.get(k, 0) - llm_before.get(k, 0)) for k in LLM_ERROR_KEYS})
+        errors = {k: v for k, v in delta.items() if v and k in ERROR_KEYS + LLM_ERROR_KEYS}
         warned = {k: v for k, v in delta.items() if v and k in WARNING_KEYS}
         target = self.targets.get(user)
         rows = [{"item_id": _plain(r.item_id), "title": self.catalog[r.item_id], "score": float(r.score), "rank": int(r.rank),

@@ -59,10 +59,10 @@ def _ours_vs_ir_measures(rng, n_queries=40, ties=False, pessimistic=False):
         qid = f"q{q}"
         given = scores
         if pessimistic:
-            from recnb.evaluation.metrics import pessimistic_order
-
+            # Built here, not by pessimistic_order (which user_metrics uses): higher score first, and
+            # within a tie the relevant items last, so a wrong tie-break in the kit shows as a mismatch.
             given = np.empty(n)
-            given[pessimistic_order(scores, rel)] = np.arange(n, 0, -1)  # first in our order scores highest
+            given[np.lexsort((rel, -scores))] = np.arange(n, 0, -1)
         for d in range(n):
             run.append(ir_measures.ScoredDoc(qid, f"d{d:03d}", float(given[d])))
             if rel[d]:

@@ -65,6 +65,29 @@ def test_rows_without_a_unique_winner_are_left_out():
 
     r = permutation_report(every_other_unreadable, list(quality), n_permutations=4)
     assert r.n_tied_rows == 2 and r.top1_agreement == 1.0 and r.position_top1_rate.sum() == pytest.approx(1.0)
+    assert r.n_disagreements == 0  # tied orders are not disagreements (the permuted ranker counted 2 here)
+
+
+def test_the_permuted_ranker_counts_disagreements_and_tied_orders_apart():
+    from recnb.evaluation.synthetic import make_catalog
+    from recnb.scores.base import Ranker
+    from recnb.scores.llm_permuted import PermutedRanker
+
+    class HalfUnreadable(Ranker):
+        name, order_invariant, calls, last = "half-unreadable", False, 0, {}
+
+        def _score(self, query, candidates):
+            HalfUnreadable.calls += 1
+            return np.zeros(len(candidates)) if self.calls % 2 == 0 else -np.asarray(candidates, dtype=float)
+
+    cat = make_catalog()
+    case = cat.cases[0]
+    r = PermutedRanker(HalfUnreadable(), n_permutations=4).fit(cat.train, cat.items)
+    r.score(cat.query(case), case.candidates)
+    assert r.stats["tied_permutations"] == 2 and r.stats["top1_disagreements"] == 0
+    HalfUnreadable._score = lambda self, query, candidates: np.zeros(len(candidates))  # every order unreadable
+    r.score(cat.query(case), case.candidates)
+    assert r.stats["tied_permutations"] == 6 and r.stats["top1_disagreements"] == 0  # was counted as 4 disagreements
 
 
 def test_ranks_are_pessimistic_on_ties_and_aggregate_checks_input():

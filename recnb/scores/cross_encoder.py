@@ -56,7 +56,11 @@ def trained_models() -> list[dict]:
 
 
 def latest_trained(prefer: str = "full") -> dict | None:
-    """The newest kit-trained model, ``prefer``-mode ones ("full" / "tiny") first; None if none.
+    """The kit's model: ``prefer``-mode ones ("full" / "tiny") first; None if none.
+
+    Within a mode the model of the default config (``TrainingConfig.full()`` / ``.tiny()``) comes
+    first, then the newest: an experiment with other settings left in the cache does not quietly
+    become "kit" and change the leaderboard.
 
     ``$RECNB_CROSS_ENCODER_MODE`` ("tiny" / "full") takes only models of that mode: the test suite
     sets "tiny", so its results do not depend on what ``make bench`` has trained on the machine.
@@ -70,7 +74,11 @@ def latest_trained(prefer: str = "full") -> dict | None:
         models = [m for m in models if m.get("mode") == only]
     if not models:
         return None
-    for m in sorted(models, key=lambda m: m.get("mode") != prefer):  # stable: newest first within each group
+    from recnb.scores.cross_encoder_training import TrainingConfig
+
+    defaults = {TrainingConfig.full().model_name, TrainingConfig.tiny().model_name}
+    # stable sort: newest first within each group
+    for m in sorted(models, key=lambda m: (m.get("mode") != prefer, m.get("name") not in defaults)):
         if _known_answer_check(m)["passed"]:
             return m
     import warnings
@@ -179,6 +187,6 @@ def kit_cross_encoder(resources=None):
         return train_cross_encoder(TrainingConfig.tiny(), encoder=encoder, progress=False).model
 
 
-register(RankerSpec("cross-encoder", lambda res: CrossEncoderRanker(kit_cross_encoder(res)), needs=("encoder",),
+register(RankerSpec("cross-encoder", lambda res: CrossEncoderRanker(res.cross_encoder), needs=("encoder",),
                     description="MiniLM cross-encoder trained by the kit on MovieLens (profile, item, liked?) pairs",
                     tags=("reranker",)))

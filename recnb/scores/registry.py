@@ -12,10 +12,15 @@ from recnb.scores.base import Ranker
 
 
 class Resources:
-    """Heavy shared objects (encoder, LLM), loaded on first use and then reused."""
+    """Heavy shared objects (encoder, LLM, cross-encoder), loaded on first use and then reused.
 
-    def __init__(self, encoder=None, llm=None, cache_dir=None):
+    Pass one in to pin it: a benchmark hands over the cross-encoder it trained, so its leaderboard
+    row does not depend on which model the machine's cache holds.
+    """
+
+    def __init__(self, encoder=None, llm=None, cache_dir=None, cross_encoder=None):
         self._encoder, self._llm, self.cache_dir = encoder, llm, cache_dir
+        self._cross_encoder = cross_encoder
 
     @property
     def encoder(self):
@@ -32,6 +37,14 @@ class Resources:
 
             self._llm = load_llm("smollm2-135m", device="cpu")
         return self._llm
+
+    @property
+    def cross_encoder(self):
+        if self._cross_encoder is None:
+            from recnb.scores.cross_encoder import kit_cross_encoder
+
+            self._cross_encoder = kit_cross_encoder(self)
+        return self._cross_encoder
 
 
 @dataclass

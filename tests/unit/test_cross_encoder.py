@@ -177,3 +177,31 @@ def test_kit_passes_over_models_that_failed_the_known_answer_check(tmp_path, mon
         assert latest_trained()["name"] == "new-full"  # only failing ones left: used, with a warning
     monkeypatch.delenv("RECNB_CROSS_ENCODER_MODE")
     assert latest_trained()["name"] == "tiny"
+
+
+def test_kit_prefers_the_default_config_over_a_newer_experiment(tmp_path, monkeypatch):
+    # "kit" names one model: the default config's. A newer experiment with other settings left in
+    # the cache must not change notebook 08's or the benchmark's cross-encoder row.
+    from recnb.scores.cross_encoder_training import TrainingConfig
+
+    monkeypatch.setenv("RECNB_CACHE", str(tmp_path))
+    monkeypatch.delenv("RECNB_CROSS_ENCODER_MODE", raising=False)
+    passed = {"mean_auc": 0.95, "min_auc": 0.9, "passed": True}
+    default = TrainingConfig.full().model_name
+    experiment = TrainingConfig.full(train_users=40).model_name
+    for name, when in ((default, "2026-01-01T00:00:00"), (experiment, "2026-01-05T00:00:00")):
+        folder = tmp_path / "cross-encoders" / name
+        folder.mkdir(parents=True)
+        (folder / TRAINING_INFO).write_text(json.dumps(dict(name=name, mode="full", trained_at=when,
+                                                            synthetic_contract=passed)))
+    assert latest_trained()["name"] == default
+    (tmp_path / "cross-encoders" / default / TRAINING_INFO).unlink()
+    assert latest_trained()["name"] == experiment  # no default model: the newest of the mode stands in
+
+
+def test_resources_hand_a_pinned_cross_encoder_to_the_registry():
+    from recnb.scores.registry import Resources, all_rankers
+
+    pinned = object()
+    ranker = all_rankers()["cross-encoder"].factory(Resources(cross_encoder=pinned))
+    assert ranker.model is pinned

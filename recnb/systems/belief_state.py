@@ -13,7 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass, field, replace
 
-from recnb.systems.constraints import Constraint
+from recnb.systems.constraints import Constraint, decade_of
 
 KINDS = ("like", "dislike", "constraint")
 SOURCES = ("user", "critique", "edited", "llm")
@@ -137,6 +137,12 @@ class BeliefState:
         if old.facet and new.facet and old.facet == new.facet and {old.kind, new.kind} <= {"like", "dislike"}:
             return True
         if old.kind == new.kind == "constraint" and old.constraints and new.constraints:
+            # "not from the 1980s" replaces "from the 1980s" and the other way round; several
+            # decades left out all hold (a positive decade is a year range: the rule below)
+            decades = decade_of(old.constraints), decade_of(new.constraints)
+            if None not in decades and (False in (decades[0][1], decades[1][1])):
+                return decades[0][0] == decades[1][0]
+
             def key(b):
                 return {(c.field, c.op[0]) for c in b.constraints if c.field in ("year", "runtime")}
             return bool(key(old)) and key(old) == key(new)

@@ -24,12 +24,16 @@ FIELDS = {
     "language": ("language",),
     "year": ("year",),
     "runtime": ("runtime",),
+    # "not from the 1980s" is two ranges (before 1980 or after 1989), which the ANDed year
+    # constraints cannot state: value is the decade's first year
+    "decade": ("year",),
     "item": ("item_id",),
 }
-NUMERIC = {"year", "runtime"}
+NUMERIC = {"year", "runtime", "decade"}
 SET_OPS = ("has", "not_has")
 NUM_OPS = ("<", "<=", ">", ">=")
-OPS = SET_OPS + NUM_OPS
+DECADE_OPS = ("in", "not_in")
+OPS = SET_OPS + NUM_OPS + DECADE_OPS
 
 
 class ConstraintError(ValueError):
@@ -54,7 +58,7 @@ class Constraint:
     def __post_init__(self):
         if self.field not in FIELDS:
             raise ConstraintError(f"unknown constraint field {self.field!r}; known: {', '.join(FIELDS)}")
-        allowed = NUM_OPS if self.field in NUMERIC else SET_OPS
+        allowed = DECADE_OPS if self.field == "decade" else NUM_OPS if self.field in NUMERIC else SET_OPS
         if self.op not in allowed:
             raise ConstraintError(f"{self.field} takes ops {allowed}, not {self.op!r}")
         if self.field in NUMERIC:
@@ -62,6 +66,8 @@ class Constraint:
                 object.__setattr__(self, "value", int(self.value))
             except (TypeError, ValueError):
                 raise ConstraintError(f"{self.field} needs a whole number, got {self.value!r}") from None
+            if self.field == "decade" and self.value % 10:
+                raise ConstraintError(f"a decade starts at a year ending in 0, not {self.value}")
         elif self.field != "item":
             text = str(self.value).strip()
             if not text:
@@ -74,6 +80,8 @@ class Constraint:
         if f == "year":
             return {"<": f"released before {v}", "<=": f"released in {v} or earlier",
                     ">": f"released after {v}", ">=": f"released in {v} or later"}[op]
+        if f == "decade":
+            return f"from the {v}s" if op == "in" else f"not from the {v}s"
         if f == "runtime":
             return {"<": f"shorter than {v} minutes", "<=": f"at most {v} minutes long",
                     ">": f"longer than {v} minutes", ">=": f"at least {v} minutes long"}[op]
@@ -106,17 +114,25 @@ class Constraint:
         unknown, not in range (the person asked for something specific).
         """
         if self.field in NUMERIC:
-            x = item.get(self.field)
+            x = item.get(FIELDS[self.field][0])  # a decade reads the year
             if x is None or pd.isna(x):
                 return False
-            x = float(x)
-            return {"<": x < self.value, "<=": x <= self.value, ">": x > self.value, ">=": x >= self.value}[self.op]
+            return bool(self._compare(np.array([float(x)]))[0])
         if self.field == "item":
             hit = str(item.get("item_id")) == str(self.value)
         else:
             want = self.value.lower()
             hit = any(want == v.lower() for col in FIELDS[self.field] for v in values_of(item.get(col)))
         return hit if self.op == "has" else not hit
+
+    def _compare(self, x: np.ndarray) -> np.ndarray:
+        """The numeric test on an array of years / runtimes (NaN compares False, except for not_in)."""
+        v = self.value
+        with np.errstate(invalid="ignore"):
+            if self.field == "decade":
+                inside = (x >= v) & (x < v + 10)
+                return inside if self.op == "in" else ~inside
+            return {"<": x < v, "<=": x <= v, ">": x > v, ">=": x >= v}[self.op]
 
     def mask(self, items: pd.DataFrame, cache: dict | None = None) -> np.ndarray:
         """Boolean mask over ``items`` rows: True where the constraint holds.
@@ -131,9 +147,7 @@ class Constraint:
             )
         if self.field in NUMERIC:
             x = pd.to_numeric(items[cols[0]], errors="coerce").to_numpy(dtype=float)
-            with np.errstate(invalid="ignore"):
-                ok = {"<": x < self.value, "<=": x <= self.value, ">": x > self.value, ">=": x >= self.value}[self.op]
-            return ok & ~np.isnan(x)
+            return self._compare(x) & ~np.isnan(x)
         if self.field == "item":
             hit = items["item_id"].astype(str).to_numpy() == str(self.value)
         else:
@@ -148,6 +162,19 @@ class Constraint:
                         cache[col] = padded
                 hit |= padded.str.contains("|" + want + "|", regex=False).to_numpy()
         return hit if self.op == "has" else ~hit
+
+
+def decade_of(constraints) -> tuple[int, bool] | None:
+    """(first year, inside?) when ``constraints`` state one decade: "from the 1980s" is the year
+    range 1980-1989, "not from the 1980s" the decade constraint; None for anything else."""
+    cs = tuple(constraints)
+    if len(cs) == 1 and cs[0].field == "decade":
+        return cs[0].value, cs[0].op == "in"
+    bounds = {(c.field, c.op): c.value for c in cs}
+    if len(cs) == 2 and set(bounds) == {("year", ">="), ("year", "<=")} \
+            and bounds[("year", ">=")] % 10 == 0 and bounds[("year", "<=")] == bounds[("year", ">=")] + 9:
+        return bounds[("year", ">=")], True
+    return None
 
 
 def apply_constraints(items: pd.DataFrame, constraints, cache: dict | None = None) -> np.ndarray:

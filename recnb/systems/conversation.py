@@ -32,7 +32,7 @@ import numpy as np
 
 from recnb.systems import nlu
 from recnb.systems.belief_state import Belief, BeliefState
-from recnb.systems.constraints import Constraint, ConstraintError, values_of
+from recnb.systems.constraints import Constraint, ConstraintError, decade_of, values_of
 from recnb.systems.tools import ToolCallError, first_json_object
 
 POLICIES = ("rules", "llm-choice", "llm-json")
@@ -282,7 +282,7 @@ class ConversationalRecommender:
 
     def _next_question(self) -> str:
         have = {"genre": any(b.facet and b.facet[0] == "genre" for b in self.belief),
-                "era": any(c.field == "year" for c in self.belief.constraints()),
+                "era": any(c.field in ("year", "decade") for c in self.belief.constraints()),
                 "people": any(b.facet and b.facet[0] in ("cast", "director") for b in self.belief)}
         for facet in ("genre", "era", "people"):
             if not have[facet] and facet not in self.asked:
@@ -452,6 +452,9 @@ class ConversationalRecommender:
 def _contradicts(a: Belief, b: Belief) -> bool:
     """Whether two beliefs give one fact opposite polarities (like vs dislike, "has" vs "not_has")."""
     if a.facet and a.facet == b.facet and {a.kind, b.kind} == {"like", "dislike"}:
+        return True
+    decades = decade_of(a.constraints), decade_of(b.constraints)
+    if None not in decades and decades[0][0] == decades[1][0] and decades[0][1] != decades[1][1]:
         return True
     opposite = {("has", "not_has"), ("not_has", "has")}
     return any((x.field, x.value) == (y.field, y.value) and (x.op, y.op) in opposite

@@ -127,7 +127,8 @@ class Lexicon:
 
 
 def _clauses(text: str) -> list[str]:
-    parts = re.split(r"[;.!?]+|,\s*(?:but|and)?\s*|\s+but\s+|\s+and\s+(?=(?:no|not|nothing|without|i|please)\b)", text,
+    # a dot between digits is a decimal point ("under 1.5 hours"), not the end of a sentence
+    parts = re.split(r"[;!?]+|(?<!\d)\.+|\.+(?!\d)|,\s*(?:but|and)?\s*|\s+but\s+|\s+and\s+(?=(?:no|not|nothing|without|i|please)\b)", text,
                      flags=re.IGNORECASE)
     return [p.strip() for p in parts if p and p.strip()]
 
@@ -144,39 +145,91 @@ def _genres_in(clause: str, lex: Lexicon) -> list[str]:
     return out
 
 
-def _years(clause: str) -> list[Belief]:
-    low = clause.lower()
+# -- limits: years and runtimes, each with its own polarity ------------------------------------
+# A negation counts for a limit only when it is attached to it, with nothing but filler between
+# ("nothing over 2 hours", "I don't want anything older than 1980", "no movies after 2010"); the
+# limit then flips ("nothing before 1990" = 1990 or later). The phrase and its negation are cut
+# out of the clause, so "a comedy that is not too long" still likes comedies.
+_ATTACHED_NEG = (r"(?P<neg>\b(?:no|not|nothing|never|none|without|don'?t|do\s+not|doesn'?t|does\s+not|hate|dislike|"
+                 r"avoid|anything\s+but|except|rather\s+not)\b(?:\s+(?:want|like|see|watch|anything|something|any|"
+                 r"movies?|films?|ones?|stuff|that'?s|that|which|it'?s|is|are|was|be|too|very|overly|so|made|released|"
+                 r"a|an|i|really|please|to)\b)*\s+)?")
+_NUM = r"(?P<n>\d+(?:\.\d+)?|an?|one|two|three|four)"
+_UNIT = r"(?P<unit>hours?|hrs?|h|minutes?|mins?)"
+_NUM_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4}
+_UPPER_RUNTIME = r"under|less\s+than|shorter\s+than|at\s+most|below|max(?:imum)?(?:\s+of)?|up\s+to|within"
+_LOWER_RUNTIME = r"over|more\s+than|longer\s+than|at\s+least|above|min(?:imum)?(?:\s+of)?|upwards\s+of"
+_DECADE = (r"(?:from\s+the\s+|in\s+the\s+|the\s+)?(?:(?P<century>19|20)?(?P<digit>\d)0'?s|(?:nineteen|twenty)?\s*"
+           r"(?P<word>twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))")
+_DECADE_WORDS = ["twenties", "thirties", "forties", "fifties", "sixties", "seventies", "eighties", "nineties"]
+_LIMITS = [  # (pattern after the attached negation, what it reads)
+    ("runtime", re.compile(_ATTACHED_NEG + rf"\b(?P<w>{_UPPER_RUNTIME}|{_LOWER_RUNTIME})\s+{_NUM}\s*{_UNIT}\b(?:\s+long)?", re.I)),
+    ("short", re.compile(_ATTACHED_NEG + r"\b(?:too\s+|very\s+)?short\b", re.I)),
+    ("long", re.compile(_ATTACHED_NEG + r"\b(?:too\s+|very\s+|overly\s+)?long\b(?!\s+(?:ago|time|as)\b)", re.I)),
+    ("year", re.compile(_ATTACHED_NEG + r"\b(?P<w>before|older\s+than|earlier\s+than|pre-?|prior\s+to|until|after|"
+                        r"newer\s+than|later\s+than|post-?|since)\s*(?P<y>(?:19|20)\d\d)\b", re.I)),
+    ("decade", re.compile(_ATTACHED_NEG + r"\b" + _DECADE + r"\b", re.I)),
+]
+_VAGUE_ERA = [  # only when no year or decade was given
+    (re.compile(_ATTACHED_NEG + r"\b(?:recent|new|newer|modern|latest)\b", re.I), ("year", ">=", 2005)),
+    (re.compile(_ATTACHED_NEG + r"\b(?:old|classic|vintage|golden\s+age)\b", re.I), ("year", "<", 1970)),
+]
+_FLIP = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not_in"}
+
+
+def _limit(field_: str, op: str, value: int, negated: bool) -> Belief:
+    c = Constraint(field_, _FLIP[op] if negated else op, value)
+    return Belief(c.describe(), "constraint", (c,))
+
+
+def _read_limit(kind: str, m: re.Match) -> Belief | None:
+    neg = bool(m.group("neg"))
+    if kind == "runtime":
+        n = m.group("n").lower()
+        amount = float(n) if n[0].isdigit() else _NUM_WORDS[n]
+        minutes = int(round(amount * (60 if m.group("unit").lower().startswith("h") else 1)))
+        # inclusive both ways: "nothing over 2 hours" is at most 120 minutes, as people mean it
+        upper = bool(re.fullmatch(_UPPER_RUNTIME, m.group("w"), re.I)) != neg
+        return _limit("runtime", "<=" if upper else ">=", minutes, False)
+    if kind == "short":
+        return _limit("runtime", "<=", 100, neg)
+    if kind == "long":  # "long" alone says nothing ("as long as it's funny"); "not too long" does
+        return _limit("runtime", "<=", 100, False) if neg else None
+    if kind == "year":
+        w, y = m.group("w").lower(), int(m.group("y"))
+        if re.match(r"before|older|earlier|pre|prior|until", w):
+            return _limit("year", "<", y, neg)
+        return _limit("year", ">=" if w == "since" else ">", y, neg)
+    if m.group("digit") is not None:
+        start = int((m.group("century") or ("20" if m.group("digit") in "01" else "19")) + m.group("digit") + "0")
+    else:
+        start = 1920 + 10 * _DECADE_WORDS.index(m.group("word").lower())
+    if neg:
+        return _limit("decade", "in", start, True)
+    return Belief(f"from the {start}s", "constraint", (Constraint("year", ">=", start), Constraint("year", "<=", start + 9)))
+
+
+def _limits(clause: str) -> tuple[list[Belief], str]:
+    """Year and runtime limits in ``clause``, and the clause with them (and their negations) cut out."""
     out = []
-    m = re.search(r"\b(?:from\s+the\s+|in\s+the\s+|the\s+)?(?:(19|20)?(\d)0'?s|(nineteen|twenty)?\s*(twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))\b", low)
-    if m:
-        if m.group(2) is not None:
-            century = m.group(1) or ("20" if m.group(2) in "01" else "19")
-            start = int(century + m.group(2) + "0")
-        else:
-            words = ["twenties", "thirties", "forties", "fifties", "sixties", "seventies", "eighties", "nineties"]
-            start = 1920 + 10 * words.index(m.group(4))
-        out.append(Belief(f"from the {start}s", "constraint",
-                          (Constraint("year", ">=", start), Constraint("year", "<=", start + 9))))
-    for pat, op, word in ((r"\b(?:before|older than|earlier than|pre-?|prior to|until)\s*((?:19|20)\d\d)\b", "<", "before"),
-                          (r"\b(?:after|newer than|later than|post-?|since)\s*((?:19|20)\d\d)\b", ">", "after")):
-        for y in re.findall(pat, low):
-            out.append(Belief(f"released {word} {y}", "constraint", (Constraint("year", op, int(y)),)))
-    if not out and re.search(r"\b(?:recent|new|newer|modern|latest)\b", low) and not _negated(low):
-        out.append(Belief("released in 2005 or later", "constraint", (Constraint("year", ">=", 2005),)))
-    if not out and re.search(r"\b(?:old|classic|vintage|golden age)\b", low) and not _negated(low):
-        out.append(Belief("released before 1970", "constraint", (Constraint("year", "<", 1970),)))
-    return out
 
+    def cut(text, m):  # blank the span: later patterns and the clause's own polarity no longer see it
+        return text[:m.start()] + " " * (m.end() - m.start()) + text[m.end():]
 
-def _runtime(clause: str) -> list[Belief]:
-    low = clause.lower()
-    m = re.search(r"\b(?:under|less than|shorter than|at most|(?:no|not) (?:more|longer) than|below|max(?:imum)?)\s+(\d+(?:\.\d)?)\s*(hours?|hrs?|h|minutes?|mins?)\b", low)
-    if m:
-        minutes = int(float(m.group(1)) * (60 if m.group(2).startswith("h") else 1))
-        return [Belief(f"at most {minutes} minutes long", "constraint", (Constraint("runtime", "<=", minutes),))]
-    if re.search(r"\bnot\s+(?:too\s+)?long\b|\bshort\b", low):
-        return [Belief("at most 100 minutes long", "constraint", (Constraint("runtime", "<=", 100),))]
-    return []
+    for kind, rx in _LIMITS:
+        for m in list(rx.finditer(clause)):
+            b = _read_limit(kind, m)
+            if b is not None:
+                out.append(b)
+                clause = cut(clause, m)
+    if not any(c.field in ("year", "decade") for b in out for c in b.constraints):
+        for rx, (field_, op, value) in _VAGUE_ERA:
+            m = rx.search(clause)
+            if m:
+                out.append(_limit(field_, op, value, bool(m.group("neg"))))
+                clause = cut(clause, m)
+                break
+    return out, clause
 
 
 def _places(clause: str) -> list[Belief]:
@@ -203,7 +256,7 @@ _FILLER = re.compile(
     r"nice|fun|well|think|feel|get|have|had|has|it|its|it's|this|these|those|there|here|any|ones|lot|bit|pretty|"
     r"quite|directed|starring|stars|actor|actress|director|year|years|minutes|hours|long|short|old|new|recent|classic|"
     r"made|s|older|newer|earlier|later|before|after|since|until|released|under|over|shorter|longer|at|most|least|"
-    r"hmm+|um+|uh+|er|meh|dunno|idk|nope|help|yet|please|sure|know|idea|ideas|whatever|care|mind|surprise|stuff|time|night|evening|weekend|go|going|need|needs|should|must|only|all|every|too|much|many)\b",
+    r"as|hmm+|um+|uh+|er|meh|dunno|idk|nope|help|yet|please|sure|know|idea|ideas|whatever|care|mind|surprise|stuff|time|night|evening|weekend|go|going|need|needs|should|must|only|all|every|too|much|many)\b",
     re.IGNORECASE)
 
 
@@ -215,7 +268,7 @@ def _leftover(clause: str, consumed: list[str]) -> str:
     text = re.sub(r"\b(?:19|20)\d\d\b|\b\d0'?s\b|\d+", " ", text)
     rest = _FILLER.sub(" ", text)
     rest = re.sub(r"[^\w\s'-]", " ", rest)
-    return " ".join(rest.split())
+    return " ".join(w for w in rest.split() if w.strip("'-"))  # a quote left of "it's" is no word
 
 
 def extract_preferences(text: str, lex: Lexicon, turn: int = 0, source: str = "user") -> list[Belief]:
@@ -226,6 +279,7 @@ def extract_preferences(text: str, lex: Lexicon, turn: int = 0, source: str = "u
         # the phrase is cut out so no rule reads its word as wanted ("less recent" is not "recent").
         less = [m.group(1) for m in _LESS.finditer(clause) if not _FILLER.fullmatch(m.group(1))]
         clause = _LESS.sub(" ", clause)
+        limits, clause = _limits(clause)
         neg = _negated(clause)
         kind = "dislike" if neg else "like"
         consumed: list[str] = []
@@ -241,7 +295,7 @@ def extract_preferences(text: str, lex: Lexicon, turn: int = 0, source: str = "u
             out.append(Belief(phrase, kind, (Constraint(field_, "not_has", name),) if neg else (), (field_, name), source, turn))
             consumed.append(name)
         places = _places(clause)
-        for b in _years(clause) + _runtime(clause) + places:
+        for b in limits + places:
             out.append(replace_turn(b, turn, source))
         if places:
             consumed += [w for w in list(COUNTRIES) + sorted(LANGUAGES) if w in clause.lower()]
@@ -487,8 +541,8 @@ def rule_tool_call(request: str, lex: Lexicon) -> dict:
         for c in b.constraints:
             if c.field == "year":
                 args["year_min" if c.op in (">", ">=") else "year_max"] = c.value + (1 if c.op == ">" else -1 if c.op == "<" else 0)
-            elif c.field == "runtime" and c.op in ("<", "<="):
-                args["max_runtime"] = c.value
+            elif c.field == "runtime":
+                args["max_runtime" if c.op in ("<", "<=") else "min_runtime"] = c.value + {"<": -1, ">": 1}.get(c.op, 0)
             elif c.field in ("genre", "director") :
                 args[("not_" if c.op == "not_has" else "") + c.field] = c.value
             elif c.field in ("country", "language", "cast") and c.op == "has":

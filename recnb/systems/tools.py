@@ -40,6 +40,7 @@ TOOLS = {
             "year_min": {"type": "integer", "minimum": 1870, "maximum": 2100},
             "year_max": {"type": "integer", "minimum": 1870, "maximum": 2100},
             "max_runtime": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "min_runtime": {"type": "integer", "minimum": 1, "maximum": 1000},
             "country": _TEXT, "language": _TEXT, "k": _K},
             "minProperties": 1, "additionalProperties": False},
         "example": {"genre": "Comedy", "year_max": 1990, "k": 5},
@@ -62,7 +63,8 @@ CALL_SCHEMA = {
 _FILTER_ARGS = {
     "genre": ("genre", "has"), "not_genre": ("genre", "not_has"), "director": ("director", "has"),
     "not_director": ("director", "not_has"), "cast": ("cast", "has"), "year_min": ("year", ">="),
-    "year_max": ("year", "<="), "max_runtime": ("runtime", "<="), "country": ("country", "has"),
+    "year_max": ("year", "<="), "max_runtime": ("runtime", "<="),
+    "min_runtime": ("runtime", ">="), "country": ("country", "has"),
     "language": ("language", "has"),
 }
 ERROR_CODES = ("no_json", "bad_json", "bad_call", "unknown_tool", "bad_arguments", "unknown_item", "failed")

@@ -75,6 +75,62 @@ def test_comparatives_do_not_negate_the_clause(lex):
     assert parse("something less violent", lex, [6], 1).critique == ["lighter"]
 
 
+@pytest.mark.parametrize("text,expected", [
+    # a negation attached to a limit flips it (these read as the opposite, or as nothing, before)
+    ("nothing before 1990", {("constraint", "released in 1990 or later")}),
+    ("nothing older than 1980", {("constraint", "released in 1980 or later")}),
+    ("no movies after 2010", {("constraint", "released in 2010 or earlier")}),
+    ("nothing from the 80s", {("constraint", "not from the 1980s")}),
+    ("nothing over 2 hours", {("constraint", "at most 120 minutes long")}),
+    ("I don't want anything longer than 90 minutes", {("constraint", "at most 90 minutes long")}),
+    ("a comedy, nothing too long", {("like", "Comedy films"), ("constraint", "at most 100 minutes long")}),
+    ("something not too old", {("constraint", "released in 1970 or later")}),
+    ("not too recent", {("constraint", "released before 2005")}),
+    # ... and is cut out of the clause: the rest keeps its own polarity
+    ("a comedy that is not too long", {("like", "Comedy films"), ("constraint", "at most 100 minutes long")}),
+    ("Crime films not from the 1990s", {("like", "Crime films"), ("constraint", "not from the 1990s")}),
+    # lower bounds, number words and decimals ("1.5" used to split the sentence at its dot)
+    ("over 2 hours please", {("constraint", "at least 120 minutes long")}),
+    ("something under two hours", {("constraint", "at most 120 minutes long")}),
+    ("a drama under 1.5 hours", {("like", "Drama films"), ("constraint", "at most 90 minutes long")}),
+    ("since 2000", {("constraint", "released in 2000 or later")}),
+    # unchanged readings
+    ("a crime movie from the 1970s, no comedy", {("like", "Crime films"), ("constraint", "from the 1970s"),
+                                                 ("dislike", "Comedy films")}),
+    ("no horror after 2000", {("dislike", "Horror films"), ("constraint", "released after 2000")}),
+    ("as long as it's funny", {("like", "Comedy films")}),
+])
+def test_limits_read_with_their_own_polarity(lex, text, expected):
+    assert {(b.kind, b.text) for b in extract_preferences(text, lex)} == expected
+
+
+def test_decade_left_out_filters_and_replaces_its_opposite(catalog, lex):
+    out = Constraint("decade", "not_in", 1980)
+    years_ = catalog.items["year"]
+    mask = out.mask(catalog.items)
+    assert not mask[(years_ >= 1980) & (years_ <= 1989)].any() and mask[(years_ < 1980) | (years_ > 1989)].all()
+    assert not mask[years_.isna()].any()  # an unknown year is not known to be outside the decade
+    assert out.holds({"year": 1979}) and not out.holds({"year": 1985}) and not out.holds({"year": None})
+    assert Constraint.from_dict(out.to_dict()) == out and out.describe() == "not from the 1980s"
+    with pytest.raises(ConstraintError, match="ending in 0"):
+        Constraint("decade", "not_in", 1985)
+    with pytest.raises(ConstraintError, match="takes ops"):
+        Constraint("decade", "<", 1980)
+    s = BeliefState()
+    for text in ("a crime movie from the 1980s", "nothing from the 80s", "nothing from the 90s"):
+        for b in extract_preferences(text, lex):
+            s.add(b)
+    # the newer "not from the 1980s" replaced "from the 1980s"; two decades left out both hold
+    assert sorted(b.text for b in s.constraint_beliefs) == ["not from the 1980s", "not from the 1990s"]
+    assert rule_tool_call("comedies over 2 hours, nothing before 1990", lex)["arguments"] == {
+        "genre": "Comedy", "min_runtime": 120, "year_min": 1990}
+
+
+def test_a_turn_leaving_out_a_decade_recommends_none_from_it(cr, catalog):
+    t = cr.turn("a crime movie, nothing from the 90s")
+    assert t.action == "recommend" and t.items and all(not 1990 <= y <= 1999 for y in years(catalog, t.items))
+
+
 def test_greeting_elicits_and_questions_do_not_repeat(cr):
     t = cr.turn("hello")
     assert t.action == "elicit" and t.asked == "genre" and "genre" in t.reply

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from recnb.data.titles import natural_title
-from recnb.explanation.facts import Fact, item_facts
+from recnb.explanation.facts import Fact, item_facts, numeric_claim_holds
 from recnb.text.profile import Profile, detect_polarity
 from recnb.text.prompts import item_text
 
@@ -220,12 +220,8 @@ def _item_support(kind: str, value: str, role: str, facts: list[Fact]) -> tuple[
         ids = [f.id for f in facts if f.kind in kinds and value.lower() in {str(v).lower() for v in f.all_values}]
         return ids, f"not a {role or kind} of this item"
     f = fact_of.get({"year": "year", "decade": "year", "runtime": "runtime", "award": "awards"}[kind])
-    if kind == "year":
-        ok = f is not None and int(f.values[0]) == int(value)
-    elif kind == "decade":
-        ok = f is not None and int(f.values[0]) // 10 * 10 == int(value[:4])
-    elif kind == "runtime":
-        ok = f is not None and abs(float(f.values[0]) - int(value)) <= 1
+    if kind in ("year", "decade", "runtime"):
+        ok = f is not None and numeric_claim_holds(kind, value[:4] if kind == "decade" else value, f.values[0])
     else:
         ok = f is not None and "oscar" in " ".join(map(str, f.values)).lower()
     why = {"year": "not the item's year", "decade": "not the item's decade", "runtime": "not the item's runtime",

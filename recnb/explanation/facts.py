@@ -61,5 +61,28 @@ def item_facts(row) -> list[Fact]:
     return facts
 
 
+#: Minutes a stated runtime may be off and still agree: prose rounds runtimes ("about 165 minutes"
+#: for 170), while a runtime taken from another film is usually further off. One rule for every
+#: checker (explanations and RAG answers), so the same sentence is judged the same everywhere.
+RUNTIME_TOLERANCE = 5
+
+
+def numeric_claim_holds(kind: str, stated, actual) -> bool:
+    """Whether a stated year / decade (its first year) / runtime agrees with the catalog's value.
+
+    An unknown catalog value supports nothing.
+    """
+    if actual is None or (not isinstance(actual, str) and pd.isna(actual)):
+        return False
+    stated, actual = int(float(stated)), float(actual)
+    if kind == "year":
+        return stated == int(actual)
+    if kind == "decade":
+        return stated == int(actual) // 10 * 10
+    if kind == "runtime":
+        return abs(actual - stated) <= RUNTIME_TOLERANCE
+    raise ValueError(f"not a numeric claim kind: {kind!r}")
+
+
 def facts_text(facts: list[Fact]) -> str:
     return "\n".join(f.text for f in facts) or "(no facts known)"

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from recnb.explanation.facts import numeric_claim_holds
 from recnb.systems.constraints import values_of
 
 GENRE_WORDS = {
@@ -193,8 +194,8 @@ def extract_claims(sentence: str) -> list[tuple[str, str]]:
                 out.append(("cast", name))
     for m in re.finditer(r"\b((?:19|20)\d\d)\b", s):
         out.append(("year", m.group(1)))
-    for m in re.finditer(r"\b(?:the\s+)?(?:19)?([2-9]0)'?s\b", s):
-        out.append(("decade", "19" + m.group(1)))
+    for m in re.finditer(r"(?<![\w'’])(?:((?:19|20)\d0)|['’]?([2-9]0))['’]?s\b", s):  # 1990s, 2000s, 90s, '70s
+        out.append(("decade", m.group(1) or "19" + m.group(2)))
     lowered = s.lower()
     for pattern, genre in GENRE_WORDS.items():
         if re.search(rf"\b(?:{pattern})\b", lowered):
@@ -243,14 +244,14 @@ def check_claim(kind: str, value: str, record: dict, passage: str) -> tuple[bool
     year = None if year is None or pd.isna(year) else int(year)
     if kind == "year":
         released = str(record.get("released") or "")[:4]
-        ok = year is not None and (int(value) == year or value == released)
+        ok = numeric_claim_holds("year", value, year) or value == released
         return ok, "" if ok else f"the item's year is {year}"
     if kind == "decade":
-        ok = year is not None and int(value) <= year < int(value) + 10
+        ok = numeric_claim_holds("decade", value, year)
         return ok, "" if ok else f"the item's year is {year}"
     if kind == "runtime":
         rt = record.get("runtime")
-        ok = rt is not None and not pd.isna(rt) and abs(int(value) - int(rt)) <= 5
+        ok = numeric_claim_holds("runtime", value, rt)
         return ok, "" if ok else f"the item's runtime is {rt}"
     if kind in ("director", "cast"):
         # The name must be in that role in the retrieved text, not just anywhere in it: a director

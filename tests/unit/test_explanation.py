@@ -164,3 +164,24 @@ def test_llm_explanation_is_checked(llm, dataset):
     assert d["unsupported"] == len(d["unsupported_claims"])
     with pytest.raises(ValueError, match="empty"):
         explain(llm, Query(user_id=1), 1, dataset.items, vocab=vocab)
+
+
+@pytest.mark.parametrize("stated,supported", [(170, True), (167, True), (175, True), (164, False), (176, False)])
+def test_explanations_and_rag_answers_read_a_runtime_alike(vocab, stated, supported):
+    # One rule for both checkers (they used to differ: 1 minute here, 5 in RAG): prose rounds
+    # runtimes ("about 165 minutes" for 170); a wrong film is further off.
+    from recnb.systems.claims import check_claim
+
+    c = check_explanation(f"Heat is {stated} minutes long.", row(1), PROFILE, vocab=vocab)
+    assert [(x.kind, x.supported) for x in c.claims] == [("runtime", supported)]
+    assert check_claim("runtime", str(stated), row(1), "")[0] == supported
+
+
+@pytest.mark.parametrize("text,decade", [("a 2000s comedy", "2000"), ("a 1990s comedy", "1990"),
+                                         ("a 90s comedy", "1990"), ("a comedy from the '70s", "1970")])
+def test_rag_reads_decades_of_both_centuries(text, decade):
+    from recnb.systems.claims import check_claim, extract_claims
+
+    assert ("decade", decade) in extract_claims(text)
+    assert check_claim("decade", decade, {"year": int(decade) + 3}, "")[0]
+    assert not check_claim("decade", decade, {"year": int(decade) + 13}, "")[0]

@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from recnb.systems.constraints import values_of
+from recnb.systems.constraints import FIELDS, values_of
 from recnb.systems.nlu import DARK
 
 OPENINGS = ["I'm looking for {a} {g} movie.", "Can you recommend {a} {g} film?", "I'd like to watch {a} {g} movie tonight."]
@@ -75,10 +75,10 @@ class SimulatedUser:
         self.rng = random.Random(seed)
         genres = values_of(self.rec.get("genres"))
         self.genres = self.rng.sample(genres, len(genres))  # what the person says, in the order it comes up
-        # What the person knows the target to be: both genre columns, as catalog.facts and the genre
-        # filters read them. Deciding "lighter" / "nothing X" from `genres` alone let the resulting
-        # filter drop the target (a Comedy whose wd_genres say Thriller, after "Something lighter").
-        self.all_genres = set(genres) | set(values_of(self.rec.get("wd_genres")))
+        # What the person knows the target to be: every column the genre filter reads (FIELDS["genre"]).
+        # Deciding "lighter" / "nothing X" from `genres` alone let the resulting filter drop the
+        # target (a Comedy whose wd_genres say Thriller, after "Something lighter").
+        self.all_genres = {g for col in FIELDS["genre"] for g in values_of(self.rec.get(col))}
         self.year = int(self.rec["year"])
         self.cast = values_of(self.rec.get("cast"))[:3]
         self.directors = values_of(self.rec.get("director"))

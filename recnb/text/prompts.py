@@ -99,6 +99,11 @@ class PromptTemplate:
                                       f"{', '.join('{' + n + '}' for n in lacking)} in the text")
         check_placeholders(self.demo_text, DEMO_PLACEHOLDERS, f"demo format of {self.name!r}")
 
+    @property
+    def placeholders(self) -> set:
+        """The placeholder names the text fills ("{{demos}}" is literal text, not one)."""
+        return set(check_placeholders(self.text, PLACEHOLDERS, f"template {self.name!r}"))
+
     def edited(self, text: str | None = None, **changes) -> "PromptTemplate":
         """A copy with new text (or other fields); checked like the original."""
         return replace(self, text=self.text if text is None else text, name=changes.pop("name", self.name + "*"), **changes)
@@ -348,14 +353,15 @@ def render(template: PromptTemplate, llm, query, catalog: Catalog, candidates: S
     if missing:
         notes.append(f"{missing} history item(s) are not in the catalog and were left out")
     cand_text = [catalog[c] for c in candidates]
-    if len(cand_text) > len(LABELS) and "{candidates_labelled}" in template.text:
+    used = template.placeholders
+    if len(cand_text) > len(LABELS) and "candidates_labelled" in used:
         raise ValueError(f"label prompts take at most {len(LABELS)} candidates, got {len(cand_text)}")
     demo_lines = [format_demo(template.demo_text, d, catalog, n) for n, d in enumerate(demos)]
     demo_lines = [f"Example {n}: {t}" for n, t in enumerate([t for t in demo_lines if t], 1)]
     # An edited template can leave out a placeholder: say what the model is then not shown.
     if demos and not demo_lines:
         notes.append(f"task {template.task!r} has no demo format: {len(demos)} demo(s) not shown")
-    elif demo_lines and "{demos}" not in template.text:
+    elif demo_lines and "demos" not in used:
         notes.append(f"the template has no {{demos}}: {len(demo_lines)} demo(s) not shown")
         demo_lines = []
     budget = llm.context_window - reserve_tokens
@@ -405,10 +411,10 @@ def render(template: PromptTemplate, llm, query, catalog: Catalog, candidates: S
         notes.append(f"history truncated: kept the {n_hist} most recent of {len(history)} items"
                      + (f" (max_history={max_history})" if max_history is not None and n_hist == max_history else
                         " to fit the context window"))
-        if "{truncation_note}" not in template.text:
+        if "truncation_note" not in used:
             notes.append("the template has no {truncation_note}: the model is not told that history was cut")
     if n_dem < len(demo_lines):
         notes.append(f"dropped {len(demo_lines) - n_dem} of {len(demo_lines)} demos to fit the context window")
-    if "{profile}" in template.text and not getattr(query, "profile_text", ""):
+    if "profile" in used and not getattr(query, "profile_text", ""):
         notes.append("this user has no profile: the prompt says '(no profile)' in its place")
     return RenderedPrompt(text, user, n_tok, len(history), n_hist, n_dem, notes)

@@ -200,6 +200,11 @@ def test_what_an_edited_template_leaves_out_is_noted(catalog):
     assert rp.n_demos == 0 and "Example 1" not in rp.user_text
     assert "the template has no {demos}: 2 demo(s) not shown" in rp.notes
     assert "the template has no {truncation_note}: the model is not told that history was cut" in rp.notes
+    # a literal "{{demos}}" (escaped braces) is text, not the placeholder: still noted
+    literal = few.edited(few.text.replace("{demos}", "{{demos}}"))
+    rp = render(literal, WordCountLLM(), q, catalog, item="Film 9", demos=demos)
+    assert "{demos}" in rp.user_text and "Example 1" not in rp.user_text
+    assert "the template has no {demos}: 2 demo(s) not shown" in rp.notes
     explain = render(get_template("few-shot", "explain"), WordCountLLM(), q, catalog, item="Film 9", demos=demos)
     assert "task 'explain' has no demo format: 2 demo(s) not shown" in explain.notes
     # cut by max_history AND the window: the prompt names both

@@ -203,15 +203,39 @@ class Leaderboard:
             frame = frame.sort_values(key, ascending=False, na_position="last", kind="stable")
         return frame.reset_index(drop=True)
 
-    def compare(self, a: str, b: str, metric: str = "ndcg@10") -> dict:
+    def compare(self, a: str, b: str, metric: str = "ndcg@10", confidence: float = 0.95,
+                n_resamples: int | None = None) -> dict:
         """Paired bootstrap CI of metric(a) - metric(b) over the users both rankers ran on."""
         ma, mb = self.run(a).metrics(self.ks)[metric], self.run(b).metrics(self.ks)[metric]
         common = ma.index.intersection(mb.index)
         if len(common) == 0:
             raise ValueError(f"{a} and {b} share no evaluated users")
-        out = paired_difference_ci(ma.loc[common].to_numpy(), mb.loc[common].to_numpy(), self.n_resamples, seed=self.seed)
-        out.update(metric=metric, a=a, b=b, users=int(len(common)))
+        out = paired_difference_ci(ma.loc[common].to_numpy(), mb.loc[common].to_numpy(),
+                                   n_resamples or self.n_resamples, confidence=confidence, seed=self.seed)
+        out.update(metric=metric, a=a, b=b, users=int(len(common)), confidence=confidence)
         return out
+
+    def compare_all(self, reference: str, metric: str = "ndcg@10", family_confidence: float = 0.95) -> pd.DataFrame:
+        """Every ok ranker against ``reference``: paired CIs corrected for the number of comparisons.
+
+        With 15 comparisons at 95% each, about one in two tables would show a "difference" that is
+        noise; Bonferroni (each at 1 - (1 - family_confidence) / m) keeps the whole table at
+        ``family_confidence``. Conservative, but it needs no assumption about how the comparisons
+        relate. More resamples as the tails get thinner (at least ~20 per tail).
+        """
+        others = [r.name for r in self.ok_runs if r.name != reference]
+        if not others:
+            return pd.DataFrame(columns=["ranker", "users", "mean", "ci_low", "ci_high", "confidence", "verdict"])
+        confidence = 1 - (1 - family_confidence) / len(others)
+        n_resamples = max(self.n_resamples, int(np.ceil(40 / (1 - confidence))))
+        rows = []
+        for name in others:
+            d = self.compare(name, reference, metric, confidence, n_resamples)
+            verdict = (f"better than {reference}" if d["ci_low"] > 0 else
+                       f"worse than {reference}" if d["ci_high"] < 0 else "no clear difference")
+            rows.append({"ranker": name, **{k: d[k] for k in ("users", "mean", "ci_low", "ci_high", "confidence")},
+                         "verdict": verdict})
+        return pd.DataFrame(rows)
 
     # -- files -----------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -107,6 +107,15 @@ def test_leaderboard_table_file_and_charts(protocol, tmp_path):
     assert "NDCG@10" in lb.figure().layout.title.text and len(lb.latency_figure().data[0].x) == 3
     diff = lb.compare("item-knn", "random")
     assert diff["users"] == 5 and diff["ci_low"] > 0
+    # against one reference, every comparison at 1 - 0.05/m (Bonferroni): wider than one alone
+    table = lb.compare_all("popularity")
+    assert list(table.ranker) and "popularity" not in set(table.ranker) and (table.confidence == 1 - 0.05 / len(table)).all()
+    alone = lb.compare("item-knn", "popularity")
+    row = table.set_index("ranker").loc["item-knn"]
+    assert row["ci_low"] <= alone["ci_low"] and row["ci_high"] >= alone["ci_high"] and row["mean"] == alone["mean"]
+    assert set(table.verdict) <= {"better than popularity", "worse than popularity", "no clear difference"}
+    assert row["verdict"] == ("better than popularity" if row["ci_low"] > 0 else
+                              "worse than popularity" if row["ci_high"] < 0 else "no clear difference")
 
 
 def test_a_ranker_that_cannot_be_built_is_reported(protocol, monkeypatch):

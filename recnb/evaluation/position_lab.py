@@ -106,8 +106,8 @@ def position_bias_study(ranker, protocol, n_users: int = 20, n_permutations: int
         for j, c in enumerate(cands):
             cands_rows.append({"user_id": case.user_id, "item_id": c, "is_target": bool(rel[j]),
                                "mean_rank": float(mean_rank[j]), "rank_spread": float(report.rank_spread[j])})
-        # weighted by the orders that had a unique winner (a user whose every order tied adds nothing)
-        top1.append(report.position_top1_rate * (report.n_permutations - report.n_tied_rows))
+        # counts, so users weigh by the orders that had a unique winner (every order tied: nothing)
+        top1.append(report.position_top1_counts)
         if budget_s is not None and time.perf_counter() - t0 > budget_s and len(users) < min(n_users, len(protocol)):
             stopped = f"time budget of {budget_s:g} s reached after {len(users)} of {min(n_users, len(protocol))} users"
             break

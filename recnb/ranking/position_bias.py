@@ -87,20 +87,26 @@ def unique_winners(matrix: np.ndarray) -> np.ndarray:
     return np.where(tied, -1, np.argmax(m, axis=1))
 
 
+def position_top1_counts(matrix: np.ndarray, perms: np.ndarray, winners: np.ndarray | None = None) -> np.ndarray:
+    """For each shown position, how many permutations' unique winner was shown there (tied rows: none)."""
+    m = np.atleast_2d(matrix)
+    hits = np.zeros(m.shape[1], dtype=int)
+    winners = unique_winners(m) if winners is None else winners
+    for top, order in zip(winners, perms):
+        if top >= 0:
+            hits[int(np.where(order == top)[0][0])] += 1
+    return hits
+
+
 def position_top1_rate(matrix: np.ndarray, perms: np.ndarray, winners: np.ndarray | None = None) -> np.ndarray:
     """For each shown position, how often the candidate shown there came out on top.
 
     Without position bias this is flat (about 1/n each); a spike at 0 means "picks the first one".
     Rows without a unique winner are left out (all zeros when no row has one).
     """
-    m = np.atleast_2d(matrix)
-    hits = np.zeros(m.shape[1])
-    winners = unique_winners(m) if winners is None else winners
-    for top, order in zip(winners, perms):
-        if top >= 0:
-            hits[int(np.where(order == top)[0][0])] += 1
-    decided = int((winners >= 0).sum())
-    return hits / decided if decided else hits
+    hits = position_top1_counts(matrix, perms, winners)
+    decided = int(hits.sum())
+    return hits / decided if decided else hits.astype(float)
 
 
 @dataclass
@@ -114,6 +120,7 @@ class PositionBiasReport:
     top1_agreement: float  # share of permutations (with a winner) whose winner is the aggregate's unique winner
     n_tied_rows: int = 0  # permutations without a unique winner, left out of the two above
     n_disagreements: int = 0  # permutations whose unique winner is not the aggregate's (tied rows are not counted)
+    position_top1_counts: np.ndarray | None = None  # (n,): the counts behind position_top1_rate
 
     @property
     def n_permutations(self) -> int:
@@ -152,6 +159,7 @@ def permutation_report(score_fn: Callable[[list], np.ndarray], candidates: Seque
     return PositionBiasReport(
         candidates=cands, perms=perms, matrix=matrix, aggregated=agg, rank_spread=r.std(0),
         position_top1_rate=position_top1_rate(matrix, perms, winners),
+        position_top1_counts=position_top1_counts(matrix, perms, winners),
         top1_agreement=agreement if cands else 1.0, n_tied_rows=int((winners < 0).sum()) if cands else 0,
         n_disagreements=int((decided != best).sum()),
     )

@@ -169,16 +169,15 @@ class ToolBox:
         try:
             name, args = parse_call(call)
             result = getattr(self, "_" + name)(**args)
-        except ToolCallError as exc:
+        except (ToolCallError, ValueError, KeyError) as exc:
+            if not isinstance(exc, ToolCallError):  # a valid call the catalog still refused: reported, never raised
+                msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+                exc = ToolCallError("failed", f"{name} failed: {msg}")
             self.stats["rejected"] += 1
             self.stats[f"rejected_{exc.code}"] += 1
-            return ToolResult(False, error=str(exc), code=exc.code, raw=raw,
-                              tool=name if exc.code in ("unknown_item", "failed") else None)
-        except (ValueError, KeyError) as exc:  # a valid call the catalog still refused: reported, never raised
-            self.stats["rejected"] += 1
-            self.stats["rejected_failed"] += 1
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            return ToolResult(False, name, args, error=f"{name} failed: {msg}", code="failed", raw=raw)
+            parsed = exc.code in ("unknown_item", "failed")  # the call itself was well formed: keep it
+            return ToolResult(False, name if parsed else None, args if parsed else {}, error=str(exc), code=exc.code,
+                              raw=raw)
         self.stats["executed"] += 1
         self.stats[f"executed_{name}"] += 1
         return ToolResult(True, name, args, result, raw=raw)

@@ -68,6 +68,8 @@ def test_malformed_calls_get_a_clear_error_and_never_run(box, monkeypatch, call,
     assert box.stats["rejected"] == 1 and box.stats[f"rejected_{code}"] == 1
     if code == "bad_arguments":  # the message shows a valid call to copy
         assert "Example of a valid call" in r.error
+    # a well-formed call the tool refused keeps what was asked (it used to lose its arguments)
+    assert (r.tool, r.arguments) == (("get_item_facts", {"item_id": 424242}) if code == "unknown_item" else (None, {}))
 
 
 def test_truncated_json_is_bad_json_not_its_inner_object(box):

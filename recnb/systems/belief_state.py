@@ -75,6 +75,13 @@ def _as_list(parsed) -> list:
     return [parsed] if isinstance(parsed, Belief) else list(parsed)
 
 
+def read_beliefs(text: str, kind: str, parser=None, source: str = "edited", turn: int = 0) -> list[Belief]:
+    """The beliefs one line states: ``parser(text, kind)``'s reading, else the line itself as free
+    text (a person's words are never dropped); each marked with ``source`` and ``turn``."""
+    found = _as_list(parser(text, kind) if parser is not None else None)
+    return [replace(b, source=source, turn=turn) for b in found] or [Belief(text, kind, source=source, turn=turn)]
+
+
 class BeliefState:
     """An ordered list of beliefs with conflict rules: a new belief replaces what it contradicts.
 
@@ -162,14 +169,12 @@ class BeliefState:
         beliefs from it, the first takes the edited belief's place (and id), the others are added.
         """
         old = self.get(belief_id)
-        kind = kind or old.kind
-        found = _as_list(parser(text, kind) if parser is not None else None)
-        found = found or [Belief(text=text, kind=kind, source="edited", turn=old.turn)]
-        new = replace(found[0], id=old.id, source="edited", turn=old.turn)
+        found = read_beliefs(text, kind or old.kind, parser, "edited", old.turn)
+        new = replace(found[0], id=old.id)
         self.beliefs[self.beliefs.index(old)] = new
         self.version += 1
         for b in found[1:]:  # an edit naming several facts keeps all of them
-            self.add(replace(b, source="edited", turn=old.turn))
+            self.add(b)
         return new
 
     def clear(self) -> None:
@@ -218,9 +223,8 @@ class BeliefState:
             line = re.sub(r"^[-*•]\s*", "", line).strip()
             if not line or line == "(none)":
                 continue
-            found = _as_list(parser(line, kind) if parser is not None else None)
-            for b in found or [Belief(text=line, kind=kind, source="edited")]:
-                state.add(replace(b, source="edited"))
+            for b in read_beliefs(line, kind, parser):
+                state.add(b)
         return state
 
     def to_dict(self) -> dict:

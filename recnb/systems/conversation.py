@@ -31,7 +31,7 @@ import jsonschema
 import numpy as np
 
 from recnb.systems import nlu
-from recnb.systems.belief_state import Belief, BeliefState
+from recnb.systems.belief_state import Belief, BeliefState, read_beliefs
 from recnb.systems.constraints import Constraint, ConstraintError, decade_of, values_of
 from recnb.systems.tools import ToolCallError, first_json_object
 
@@ -226,9 +226,7 @@ class ConversationalRecommender:
                     # Not grounded in what the person wrote: a small model copies the example.
                     self.stats["llm_ungrounded_slots"] += 1
                     continue
-                for b in nlu.parse_belief_text(phrase, kind, self.lex) or [Belief(phrase, kind, source="llm", turn=index)]:
-                    b.source, b.turn = "llm", index
-                    extra.append(b)
+                extra += read_beliefs(phrase, kind, self.parser, "llm", index)
         return obj["intent"], raw, extra
 
     # -- actions -----------------------------------------------------------------------------------
@@ -424,9 +422,8 @@ class ConversationalRecommender:
     def add_belief(self, text: str, kind: str = "like") -> Belief:
         """Add a sentence to the state. A negated one ("no horror films") is a dislike whatever ``kind``
         says; one naming several facts is added as several beliefs. Returns the first."""
-        found = self.parser(text, kind) or [Belief(text, kind, source="edited")]
+        found = read_beliefs(text, kind, self.parser)
         for b in found:
-            b.source = "edited"
             self.belief.add(b)
         self.stats["belief_edits"] += 1
         return found[0]

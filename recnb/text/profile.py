@@ -50,9 +50,19 @@ _LEAD = re.compile(
 )
 
 
+# A clause that starts with a negation ("not horror", "no musicals", "anything but westerns",
+# "nothing with gore") is a dislike of what follows; praise built on one ("nothing beats ...") is not.
+_NEG_START = re.compile(
+    r"^\s*(?:(?:and|but|also|please|so|just)\s+)*(?:not|no|nothing|never|none\s+of|anything\s+but|everything\s+but|"
+    r"except|without)\b(?!\s+(?:beats|better|more|less|compares|like\s+(?:a|an|the)\b|tops))"
+    r"(?:\s+(?:anything|something|films?|movies?|more))?(?:\s+(?:with|about|by|from|featuring|starring))?\s*",
+    re.IGNORECASE,
+)
+
+
 def detect_polarity(text: str) -> str | None:
     """'dislike' when the sentence says so, 'like' when it states a liking, None when it says neither."""
-    if _DISLIKE.search(text):
+    if _NEG_START.match(text) or _DISLIKE.search(text):
         return "dislike"
     if re.search(r"\b(like|love|enjoy|adore|prefer|fan of|into)\b", text, re.IGNORECASE):
         return "like"
@@ -65,7 +75,9 @@ def statement_topic(text: str) -> str:
     Scorers embed the topic and apply the polarity themselves; with nothing to strip the whole
     sentence is the topic (the embedding still lands near what it talks about).
     """
-    topic = _LEAD.sub("", str(text).strip(), count=1).strip().rstrip(".!?;").strip()
+    text = str(text).strip()
+    lead = _NEG_START if _NEG_START.match(text) else _LEAD
+    topic = lead.sub("", text, count=1).strip().rstrip(".!?;").strip()
     return topic or str(text).strip()
 
 
@@ -146,7 +158,9 @@ class Profile:
         "I love space operas. I can't stand horror." -> a like and a dislike. A sentence that
         states neither inherits "like" (a person describing their taste names what they want).
         """
-        parts = re.split(r"(?<=[.!?;])\s+|\n+|,?\s+but\s+", str(text or ""))
+        # "anything but X" is one dislike, not "anything" and a like of X
+        parts = re.split(r"(?<=[.!?;])\s+|\n+|(?<!anything)(?<!everything),?\s+but\s+", str(text or ""),
+                         flags=re.IGNORECASE)
         stmts = [Statement(p.strip(), polarity=detect_polarity(p) or "like", source=source)
                  for p in parts if p and p.strip(" .!?;")]
         return cls(stmts, user_id=user_id)

@@ -95,3 +95,21 @@ def test_polarity_and_topic_reading():
     p = Profile.from_text("I love space operas. I can't stand horror, but I like comedies!\nWesterns")
     assert [(s.text, s.polarity) for s in p] == [("I love space operas.", "like"), ("I can't stand horror", "dislike"),
                                                  ("I like comedies!", "like"), ("Westerns", "like")]
+
+
+
+@pytest.mark.parametrize("text,expected", [
+    # a clause that starts with a negation is a dislike (they were read as likes of "not horror")
+    ("I like comedies but not horror", [("I like comedies", "like", "comedies"), ("not horror", "dislike", "horror")]),
+    ("Comedies, but no horror", [("Comedies", "like", "Comedies"), ("no horror", "dislike", "horror")]),
+    ("Anything but horror films", [("Anything but horror films", "dislike", "horror films")]),
+    ("No horror films. Please no musicals.", [("No horror films.", "dislike", "horror films"),
+                                              ("Please no musicals.", "dislike", "musicals")]),
+    ("Nothing with gore", [("Nothing with gore", "dislike", "gore")]),
+    ("Never anything with zombies", [("Never anything with zombies", "dislike", "zombies")]),
+    # ... but not a phrase that praises
+    ("Nothing beats a good heist film", [("Nothing beats a good heist film", "like", "Nothing beats a good heist film")]),
+    ("I love nothing more than westerns", [("I love nothing more than westerns", "like", "nothing more than westerns")]),
+])
+def test_negated_clauses_are_dislikes(text, expected):
+    assert [(s.text, s.polarity, statement_topic(s.text)) for s in Profile.from_text(text)] == expected

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from recnb.text.profile import POLARITIES, Profile, Statement, detect_polarity
+from recnb.text.profile import POLARITIES, Profile, Statement, detect_polarity, statement_topic
 
 OPS = ("add", "edit", "delete", "move", "flip", "weight", "replace")
 MAX_WEIGHT = 10.0
@@ -74,7 +74,7 @@ def apply_edit(profile: Profile, edit: Edit) -> tuple[Profile, str]:
         if polarity not in POLARITIES:
             raise ProfileEditError(f"polarity must be one of {POLARITIES}, not {polarity!r}")
         s = Statement(text, polarity=polarity, weight=_weight(1.0 if edit.weight is None else edit.weight), source="edited")
-        at = len(st) if edit.index is None else max(0, min(int(edit.index), len(st)))
+        at = len(st) if edit.index is None else max(0, min(_index(edit.index, "add"), len(st)))
         st.insert(at, s)
         return p, f"added {polarity} '{text}'"
     if edit.op == "replace":
@@ -87,6 +87,8 @@ def apply_edit(profile: Profile, edit: Edit) -> tuple[Profile, str]:
         text = _text(edit.text)
         said = detect_polarity(text)
         polarity = edit.polarity or (said if said and text != old.text else old.polarity)
+        if polarity not in POLARITIES:
+            raise ProfileEditError(f"polarity must be one of {POLARITIES}, not {polarity!r}")
         st[i] = replace(old, text=text, polarity=polarity, source="edited", flag=None, facet=None)
         note = f" (polarity {polarity}, read from the text)" if polarity != old.polarity and not edit.polarity else ""
         return p, f"edited '{old.text}' -> '{text}'{note}"
@@ -96,7 +98,7 @@ def apply_edit(profile: Profile, edit: Edit) -> tuple[Profile, str]:
     if edit.op == "move":
         if edit.index is None:
             raise ProfileEditError("'move' needs an index")
-        j = max(0, min(int(edit.index), len(st) - 1))
+        j = max(0, min(_index(edit.index, "move"), len(st) - 1))
         st.insert(j, st.pop(i))
         return p, f"moved '{old.text}' from {i + 1} to {j + 1}"
     if edit.op == "flip":
@@ -111,9 +113,19 @@ def apply_edit(profile: Profile, edit: Edit) -> tuple[Profile, str]:
 
 
 def _flip_text(text: str, polarity: str) -> str:
-    """Keep the words in line with the polarity: "I like X" <-> "I dislike X"; other wording stays."""
-    if polarity == "dislike" and text.startswith("I like "):
-        return "I dislike " + text[len("I like "):]
-    if polarity == "like" and text.startswith("I dislike "):
-        return "I like " + text[len("I dislike "):]
-    return text
+    """The words rewritten to say the new polarity: "I love heist films" -> "I dislike heist films".
+
+    Text rankers and prompts read the words, not the polarity field: a flipped statement whose words
+    still say the opposite ("I can't stand horror" as a like) would be read back the old way.
+    """
+    if detect_polarity(text) is None and polarity == "like":
+        return text  # "Westerns": no polarity in the words, and a like is what a plain topic says
+    end = "." if text.rstrip().endswith(".") else ""
+    return f"I {'dislike' if polarity == 'dislike' else 'like'} {statement_topic(text)}{end}"
+
+
+def _index(value, op: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ProfileEditError(f"'{op}' needs a whole-number position, not {value!r}") from None

@@ -1,6 +1,8 @@
 """Profile edits as pure functions, undo/redo and the edit log (no models needed)."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from recnb.profiles.edits import Edit, ProfileEditError, apply_edit
@@ -41,10 +43,34 @@ def test_each_op_returns_a_new_profile_and_leaves_the_old_one():
     (Edit("add", text="   "), "needs some text"),
     (Edit("weight", id=None, weight=float("nan")), "no statement"),
     (Edit("move", id="x"), "no statement"),
+    # these escaped as plain ValueErrors, past the editor widget's error display
+    (Edit("add", text="I like westerns", index="2nd"), "whole-number position"),
+    (Edit("edit", id="FIRST", text="I like horror", polarity="Like"), "polarity must be one of"),
 ])
 def test_bad_edits_raise_clear_errors(edit, match):
+    p = base()
+    if edit.id == "FIRST":
+        edit = dataclasses.replace(edit, id=p.statements[0].id)
     with pytest.raises(ProfileEditError, match=match):
-        apply_edit(base(), edit)
+        apply_edit(p, edit)
+    with pytest.raises(ProfileEditError, match="whole-number position"):
+        apply_edit(p, Edit("move", id=p.statements[0].id, index="first"))
+
+
+@pytest.mark.parametrize("text,polarity,flipped", [
+    ("I like Comedy films", "like", "I dislike Comedy films"),
+    ("I love heist films.", "like", "I dislike heist films."),
+    ("I can't stand horror", "dislike", "I like horror"),
+    ("no musicals", "dislike", "I like musicals"),
+    ("Westerns", "like", "I dislike Westerns"),
+])
+def test_flip_rewrites_the_words_so_text_readers_agree(text, polarity, flipped):
+    # the words are what text rankers and prompts read: they must say the new polarity
+    p = Profile([Statement(text, polarity=polarity)])
+    q, _ = apply_edit(p, Edit("flip", id=p.statements[0].id))
+    s = q.statements[0]
+    assert (s.text, s.polarity) == (flipped, "dislike" if polarity == "like" else "like")
+    assert [x.polarity for x in Profile.from_text(q.to_text())] == [s.polarity]
 
 
 def test_bad_weight_and_unknown_fields():

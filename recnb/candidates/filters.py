@@ -42,11 +42,11 @@ class FactFilter:
             lo, hi = self.years
             if lo is not None and hi is not None and lo > hi:
                 raise ValueError(f"years=({lo}, {hi}): the first year is after the last")
-        genres = (self.genres,) if isinstance(self.genres, str) else tuple(self.genres or ())
+        genres = (self.genres,) if isinstance(self.genres, str) else tuple(_items(self.genres))
         object.__setattr__(self, "genres", tuple(g.strip() for g in genres if g and g.strip()))
         if self.genre_mode not in ("any", "all"):
             raise ValueError(f"genre_mode must be 'any' or 'all', not {self.genre_mode!r}")
-        object.__setattr__(self, "exclude", frozenset(int(i) for i in (self.exclude or ())))
+        object.__setattr__(self, "exclude", frozenset(int(i) for i in _items(self.exclude)))
 
     @property
     def restricts_facts(self) -> bool:
@@ -94,16 +94,22 @@ class FactFilter:
             )
 
 
+def _items(values) -> Iterable:
+    """None as nothing; anything else as given. Not ``values or ()``: a pandas Series or numpy
+    array (seen items usually come as one) has no truth value."""
+    return () if values is None else values
+
+
 def make_filter(filters: FactFilter | None = None, *, years=None, genres: Iterable[str] | str = (),
                 genre_mode: str = "any", exclude: Iterable[int] = ()) -> FactFilter:
     """A FactFilter from keyword arguments, merged with an existing one (keywords add to it)."""
     base = filters or FactFilter()
     if not isinstance(base, FactFilter):
         raise TypeError(f"filters must be a FactFilter, got {type(base).__name__}")
-    extra = (genres,) if isinstance(genres, str) else tuple(genres or ())
+    extra = (genres,) if isinstance(genres, str) else tuple(_items(genres))
     return FactFilter(
         years=years if years is not None else base.years,
         genres=tuple(base.genres) + extra,
         genre_mode=genre_mode if genre_mode != "any" else base.genre_mode,
-        exclude=frozenset(base.exclude) | {int(i) for i in (exclude if exclude is not None else ())},
+        exclude=frozenset(base.exclude) | {int(i) for i in _items(exclude)},
     )

@@ -70,7 +70,7 @@ class DenseRetriever:
         return self.cache.encode([text], progress=False)[0]
 
     def _filter(self, filters, years, genres, genre_mode, exclude) -> FactFilter:
-        return make_filter(filters, years=years, genres=genres or (), genre_mode=genre_mode, exclude=exclude or ())
+        return make_filter(filters, years=years, genres=genres, genre_mode=genre_mode, exclude=exclude)
 
     def search_vector(self, vector: np.ndarray, k: int = 10, filters: FactFilter | None = None, *, years=None,
                       genres=(), genre_mode: str = "any", exclude=()) -> pd.DataFrame:
@@ -90,7 +90,8 @@ class DenseRetriever:
     def more_like_this(self, item_id, k: int = 10, filters: FactFilter | None = None, **kw) -> pd.DataFrame:
         """Top-k items closest to ``item_id``'s own vector, the item itself left out."""
         vector = self.index.vectors_of([item_id])[0]
-        exclude = set(kw.pop("exclude", ()) or ()) | {int(item_id)}
+        given = kw.pop("exclude", None)
+        exclude = {int(i) for i in (() if given is None else given)} | {int(item_id)}
         return self.search_vector(vector, k, filters, exclude=exclude, **kw)
 
     def brute_force(self, vector: np.ndarray, k: int = 10, filters: FactFilter | None = None, **kw) -> pd.DataFrame:

@@ -59,9 +59,10 @@ class LiveProfile:
     def __init__(self, scorer: ProfileScorer, profile: Profile, exclude=(), held_out=(), k: int = 10):
         self.scorer, self.k = scorer, int(k)
         self.eligible = np.ones(len(scorer), dtype=bool)
-        known_exclude = [int(i) for i in exclude if int(i) in scorer.row]
+        exclude = {int(i) for i in exclude}  # once: an iterator would be spent by the first pass
+        known_exclude = [i for i in exclude if i in scorer.row]
         self.eligible[scorer.rows(known_exclude)] = False
-        self.excluded_unknown = len(list(exclude)) - len(known_exclude)  # seen items outside this catalog (reported)
+        self.excluded_unknown = len(exclude) - len(known_exclude)  # seen items outside this catalog (reported)
         self.held_out = [int(i) for i in held_out]
         self.history = EditHistory(profile)
         self.state = self._rank(self.history.current)
@@ -128,6 +129,10 @@ class LiveProfile:
         self.state = after
         diff = self._diff(before, after)
         notes = ["the profile is empty: add a statement to get recommendations"] if after.empty else []
+        if not after.empty and not after.profile.likes:
+            # a dislike only pushes items down (-w * max(z, 0)): about half the catalog ties at 0
+            notes.append("the profile has only dislikes: they push items down, so the order of the rest is "
+                         "arbitrary; add something you like")
         return EditResult(entry, after.profile, self.top(after), diff, self.ndcg(before), self.ndcg(after),
                           time.perf_counter() - t0, notes)
 

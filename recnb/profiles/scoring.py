@@ -58,8 +58,11 @@ class ProfileScorer:
                  cache: EmbeddingCache | None = None, column_cache_size: int = 256):
         if "item_id" not in items.columns or text_column not in items.columns:
             raise ValueError(f"items need item_id and {text_column!r} columns, have {list(items.columns)}")
-        self.cache = cache or EmbeddingCache(encoder)
+        self.cache = cache if cache is not None else EmbeddingCache(encoder)  # an empty cache is falsy (len 0)
         self.item_ids = items["item_id"].to_numpy()
+        if items["item_id"].duplicated().any():  # a second row of an id would stay eligible when the id is excluded
+            dup = items.loc[items["item_id"].duplicated(), "item_id"].astype(str).unique()[:5]
+            raise ValueError(f"item ids must be unique; repeated: {', '.join(dup)}")
         self.row = {int(i): r for r, i in enumerate(self.item_ids)}
         texts = items[text_column].fillna("").astype(str).tolist()
         self.item_vectors = np.ascontiguousarray(self.cache.encode(texts), dtype=np.float32)

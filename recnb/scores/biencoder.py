@@ -21,7 +21,7 @@ class BiEncoderRanker(Ranker):
         super().__init__()
         self.encoder = encoder
         self.text_column = text_column
-        self.cache = cache or EmbeddingCache(encoder)
+        self.cache = cache if cache is not None else EmbeddingCache(encoder)  # an empty cache is falsy (len 0)
 
     def fit(self, train: pd.DataFrame | None, items: pd.DataFrame) -> "BiEncoderRanker":
         super().fit(train, items)

@@ -1,0 +1,75 @@
+"""What callers hand the profile scorer, live profile and retriever: caches, id lists, catalogs.
+
+A fake encoder (deterministic vectors) keeps these fast; what is tested is the bookkeeping.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _retrieval_fakes import FakeEncoder  # noqa: E402
+
+from recnb.candidates.embeddings import EmbeddingCache
+from recnb.candidates.retriever import DenseRetriever
+from recnb.profiles.edits import Edit
+from recnb.profiles.live import LiveProfile
+from recnb.profiles.scoring import ProfileScorer
+from recnb.scores.biencoder import BiEncoderRanker
+from recnb.text.profile import Profile, Statement
+
+
+def catalog(n=30):
+    return pd.DataFrame({"item_id": np.arange(100, 100 + n), "description": [f"movie {i} text" for i in range(n)],
+                         "title": [f"T{i}" for i in range(n)], "year": [1990 + i % 20 for i in range(n)],
+                         "genres": ["Comedy|Drama" if i % 2 else "Horror" for i in range(n)]})
+
+
+def test_an_empty_cache_handed_in_is_the_one_used(tmp_path):
+    # an EmbeddingCache has a length, so a fresh one is falsy: `cache or EmbeddingCache(...)` dropped it
+    enc = FakeEncoder()
+    mine = EmbeddingCache(enc, root=tmp_path)
+    assert len(mine) == 0
+    assert ProfileScorer(enc, catalog(), cache=mine).cache is mine and len(mine) == 30
+    assert BiEncoderRanker(enc, cache=mine).cache is mine
+
+
+def test_repeated_item_ids_are_refused_by_the_scorer(tmp_path):
+    enc = FakeEncoder()
+    items = pd.concat([catalog(5), catalog(5).iloc[[2]]], ignore_index=True)
+    with pytest.raises(ValueError, match="item ids must be unique; repeated: 102"):
+        ProfileScorer(enc, items, cache=EmbeddingCache(enc, root=tmp_path))
+
+
+def test_exclude_as_a_series_array_or_iterator(tmp_path):
+    enc = FakeEncoder()
+    items = catalog()
+    cache = EmbeddingCache(enc, root=tmp_path)
+    seen = items["item_id"].iloc[:5]
+    r = DenseRetriever(items, cache=cache, progress=False)
+    for given in (seen, seen.to_numpy(), list(seen)):  # a Series / an array raised "truth value ... is ambiguous"
+        got = r.search("movie 1 text", k=30, exclude=given, genres=pd.Series(["Comedy"]))
+        assert not set(got.item_id) & set(seen) and len(got) == 13  # 15 comedies, 2 of them seen
+    assert 101 not in set(r.more_like_this(103, k=5, exclude=np.array([101])).item_id)
+    scorer = ProfileScorer(enc, items, cache=cache)
+    profile = Profile([Statement("I like movie 3 text")])
+    unknown = [5, 6]  # not in this catalog: counted, not an error
+    from_list = LiveProfile(scorer, profile, exclude=list(seen) + unknown)
+    from_iter = LiveProfile(scorer, profile, exclude=iter(list(seen) + unknown))  # an iterator was spent: -3
+    assert from_list.excluded_unknown == from_iter.excluded_unknown == 2
+    assert not set(from_iter.top(from_iter.state).item_id) & set(seen)
+
+
+def test_a_profile_of_only_dislikes_says_its_order_is_arbitrary(tmp_path):
+    enc = FakeEncoder()
+    scorer = ProfileScorer(enc, catalog(), cache=EmbeddingCache(enc, root=tmp_path))
+    live = LiveProfile(scorer, Profile([Statement("I like movie 3 text")]))
+    result = live.apply(Edit("flip", id=live.profile.statements[0].id))
+    assert live.profile.statements[0].polarity == "dislike"
+    assert any("only dislikes" in n for n in result.notes)
+    result = live.apply(Edit("add", text="I like movie 7 text"))
+    assert not any("only dislikes" in n for n in result.notes)

@@ -23,7 +23,7 @@ import os
 import re
 from pathlib import Path
 
-from recnb.text.profile import POLARITIES, SOURCES, Profile
+from recnb.text.profile import POLARITIES, SOURCES, Profile, check_unique_ids
 
 SCHEMA_VERSION = 1
 
@@ -142,8 +142,13 @@ def save_profile(profile: Profile, path, note: str = "", keep: int | None = None
     path.parent.mkdir(parents=True, exist_ok=True)
     folder = versions_dir(path)
     folder.mkdir(exist_ok=True)
-    version = (list_versions(path) or [0])[-1] + 1
+    try:
+        check_unique_ids(profile.statements)
+    except ValueError as exc:
+        raise ProfileFileError(path, str(exc)) from None
     _remove_stale_temps(path.parent, path.name)
+    _keep_current(path, folder)
+    version = (list_versions(path) or [0])[-1] + 1
     _remove_stale_temps(folder, f"{version:06d}.json")
     doc = {"schema_version": SCHEMA_VERSION, "version": version,
            "saved_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -156,6 +161,25 @@ def save_profile(profile: Profile, path, note: str = "", keep: int | None = None
         for old in list_versions(path)[:-keep]:
             (folder / f"{old:06d}.json").unlink(missing_ok=True)
     return version
+
+
+def _keep_current(path: Path, folder: Path) -> None:
+    """Archive the current file when no saved version holds it (hand-edited, or copied without its
+    versions folder), so the save that replaces it loses nothing; an unreadable one is kept aside."""
+    try:
+        current = path.read_bytes()
+    except FileNotFoundError:
+        return
+    versions = list_versions(path)
+    if versions and (folder / f"{versions[-1]:06d}.json").read_bytes() == current:
+        return
+    try:
+        read_profile_file(path)
+    except ProfileFileError:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        atomic_write(folder / f"unreadable-{stamp}.json", current)
+        return
+    atomic_write(folder / f"{(versions or [0])[-1] + 1:06d}.json", current)
 
 
 def _validate(doc, path) -> None:
@@ -195,6 +219,6 @@ def load_profile(path, version: int | None = None) -> Profile:
         path = versions_dir(path) / f"{version:06d}.json"
     doc = read_profile_file(path)
     try:
-        return Profile.from_dict(doc["profile"])
+        return Profile.from_dict(doc["profile"])  # also refuses repeated statement ids
     except (TypeError, ValueError) as exc:
         raise ProfileFileError(path, str(exc)) from None

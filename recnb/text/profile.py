@@ -107,6 +107,15 @@ class Statement:
         return d
 
 
+def check_unique_ids(statements) -> None:
+    """Edits and attributions address statements by id: two under one id would hit the first."""
+    seen = set()
+    for s in statements:
+        if s.id in seen:
+            raise ValueError(f"repeated statement id {s.id!r}: each statement needs its own id")
+        seen.add(s.id)
+
+
 @dataclass
 class Profile:
     statements: list = field(default_factory=list)
@@ -149,6 +158,7 @@ class Profile:
     @classmethod
     def from_dict(cls, d: dict) -> "Profile":
         stmts = [Statement(**{**s, "evidence": tuple(s.get("evidence", ()))}) for s in d.get("statements", [])]
+        check_unique_ids(stmts)
         return cls(statements=stmts, user_id=d.get("user_id"))
 
     @classmethod

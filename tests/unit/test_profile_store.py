@@ -24,6 +24,10 @@ def small(n=3, tag="a") -> Profile:
                    + [Statement("I dislike horror films", polarity="dislike")], user_id=7)
 
 
+def texts(profile):
+    return [(s.text, s.polarity) for s in profile]
+
+
 def test_numpy_user_id_saves(tmp_path):
     import numpy as np
 
@@ -58,6 +62,10 @@ def test_round_trip_and_versions(tmp_path):
         (json.dumps({"schema_version": 1, "profile": {"statements": [{"id": "x", "text": "t", "polarity": "like",
                                                                       "weight": -1}]}}).encode(), "weight"),
         (json.dumps({"schema_version": 99, "profile": {"statements": []}}).encode(), "newer"),
+        # two statements under one id: an edit by id would hit the first
+        (json.dumps({"schema_version": 1, "profile": {"statements": [
+            {"id": "a1", "text": "I like heists", "polarity": "like", "weight": 1},
+            {"id": "a1", "text": "I dislike musicals", "polarity": "dislike", "weight": 1}]}}).encode(), "repeated statement id 'a1'"),
     ],
 )
 def test_bad_files_raise_one_clear_error(tmp_path, content, reason):
@@ -68,6 +76,37 @@ def test_bad_files_raise_one_clear_error(tmp_path, content, reason):
     assert str(path) in str(exc.value)
     with pytest.raises(ProfileFileError, match="no such file"):
         load_profile(tmp_path / "missing.json")
+
+
+def test_a_hand_edited_current_file_is_kept_as_a_version_before_a_save(tmp_path):
+    # the file is meant to be readable and editable; a save from an open session must not discard it
+    path = tmp_path / "alice.json"
+    save_profile(small(tag="a"), path)
+    doc = json.loads(path.read_text())
+    doc["profile"]["statements"].append({"id": "hand1", "text": "I dislike musicals", "polarity": "dislike", "weight": 1})
+    path.write_text(json.dumps(doc))
+    assert save_profile(small(tag="b"), path) == 3
+    assert list_versions(path) == [1, 2, 3]
+    assert "I dislike musicals" in [s.text for s in load_profile(path, version=2)]
+    assert texts(load_profile(path)) == texts(small(tag="b"))
+    save_profile(small(tag="c"), path)  # unchanged since the last save: no extra version
+    assert list_versions(path) == [1, 2, 3, 4]
+    # a current file that came without its versions folder, and an unreadable one, are kept too
+    other = tmp_path / "bob.json"
+    other.write_bytes(path.read_bytes())
+    assert save_profile(small(tag="d"), other) == 2 and texts(load_profile(other, version=1)) == texts(small(tag="c"))
+    broken = tmp_path / "carol.json"
+    broken.write_bytes(b"{half a file")
+    save_profile(small(tag="e"), broken)
+    kept = [p for p in store.versions_dir(broken).iterdir() if p.name.startswith("unreadable-")]
+    assert len(kept) == 1 and kept[0].read_bytes() == b"{half a file"
+
+
+def test_repeated_statement_ids_are_not_saved(tmp_path):
+    s = Statement("I like heists")
+    with pytest.raises(ProfileFileError, match="repeated statement id"):
+        save_profile(Profile([s, Statement("I like capers", id=s.id)]), tmp_path / "d.json")
+    assert not (tmp_path / "d.json").exists()
 
 
 def test_fault_between_write_and_rename_keeps_previous(tmp_path, monkeypatch):

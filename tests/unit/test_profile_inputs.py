@@ -73,3 +73,18 @@ def test_a_profile_of_only_dislikes_says_its_order_is_arbitrary(tmp_path):
     assert any("only dislikes" in n for n in result.notes)
     result = live.apply(Edit("add", text="I like movie 7 text"))
     assert not any("only dislikes" in n for n in result.notes)
+
+
+def test_the_retriever_embeds_a_profiles_likes_and_says_what_it_left_out(tmp_path):
+    from recnb.scores.base import Query
+
+    enc = FakeEncoder()
+    r = DenseRetriever(catalog(), cache=EmbeddingCache(enc, root=tmp_path), progress=False)
+    likes = Profile([Statement("I like movie 3 text")])
+    both = Profile(likes.statements + [Statement("I dislike movie 4 text", polarity="dislike")])
+    with pytest.warns(UserWarning, match="1 dislike statement"):
+        got = r.search(both, k=5)
+    assert got.item_id.tolist() == r.search(likes, k=5).item_id.tolist()
+    assert np.allclose(r.encode_query(Query(user_id=1, request="a heist", profile=likes)), enc.vector("a heist\nI like movie 3 text."))
+    with pytest.warns(UserWarning, match="not embedded"), pytest.raises(ValueError, match="no request and no profile"):
+        r.encode_query(Profile([Statement("I dislike movie 4 text", polarity="dislike")]))

@@ -234,6 +234,8 @@ class ConversationalRecommender:
         for b in beliefs:
             removed = self.belief.add(b)
             turn.added.append(b.text)
+            if b.note and b.note not in turn.notes:  # what was read differently from the words: said in the reply
+                turn.notes.append(b.note)
             turn.removed += [f"{r.kind}: {r.text}" for r in removed if (r.kind, r.text.lower()) != (b.kind, b.text.lower())]
 
     def _on_recommend(self, parse, turn: Turn):

@@ -209,24 +209,28 @@ def _read_limit(kind: str, m: re.Match) -> Belief | None:
     return Belief(f"from the {start}s", "constraint", (Constraint("year", ">=", start), Constraint("year", "<=", start + 9)))
 
 
-def _limits(clause: str) -> tuple[list[Belief], str]:
-    """Year and runtime limits in ``clause``, and the clause with them (and their negations) cut out."""
+def _limits(clause: str) -> tuple[list[tuple[Belief, str | None]], str]:
+    """Year and runtime limits in ``clause`` as (belief, its phrase when no negation is attached to
+    it, else None), and the clause with them (and their negations) cut out."""
     out = []
 
     def cut(text, m):  # blank the span: later patterns and the clause's own polarity no longer see it
         return text[:m.start()] + " " * (m.end() - m.start()) + text[m.end():]
 
+    def found(b, m):
+        out.append((b, None if m.group("neg") else m.group(0).strip()))
+
     for kind, rx in _LIMITS:
         for m in list(rx.finditer(clause)):
             b = _read_limit(kind, m)
             if b is not None:
-                out.append(b)
+                found(b, m)
                 clause = cut(clause, m)
-    if not any(c.field in ("year", "decade") for b in out for c in b.constraints):
+    if not any(c.field in ("year", "decade") for b, _ in out for c in b.constraints):
         for rx, (field_, op, value) in _VAGUE_ERA:
             m = rx.search(clause)
             if m:
-                out.append(_limit(field_, op, value, bool(m.group("neg"))))
+                found(_limit(field_, op, value, bool(m.group("neg"))), m)
                 clause = cut(clause, m)
                 break
     return out, clause
@@ -275,6 +279,7 @@ def extract_preferences(text: str, lex: Lexicon, turn: int = 0, source: str = "u
     """Beliefs stated in ``text``: genres, people, eras, runtimes, places, titles, and leftover free text."""
     out: list[Belief] = []
     for clause in _clauses(text):
+        start = len(out)
         # "less violent" dislikes that word only, and the rest of the clause keeps its own polarity;
         # the phrase is cut out so no rule reads its word as wanted ("less recent" is not "recent").
         less = [m.group(1) for m in _LESS.finditer(clause) if not _FILLER.fullmatch(m.group(1))]
@@ -295,7 +300,10 @@ def extract_preferences(text: str, lex: Lexicon, turn: int = 0, source: str = "u
             out.append(Belief(phrase, kind, (Constraint(field_, "not_has", name),) if neg else (), (field_, name), source, turn))
             consumed.append(name)
         places = _places(clause)
-        for b in limits + places:
+        # "no comedies from the 90s": the limit qualifies what is refused, and "not (comedy and 1990s)"
+        # is no AND of filters; applying it would demand the 1990s. It is left out, and said so.
+        held = [phrase for _, phrase in limits if phrase] if neg else []
+        for b in [b for b, phrase in limits if not (neg and phrase)] + places:
             out.append(replace_turn(b, turn, source))
         if places:
             consumed += [w for w in list(COUNTRIES) + sorted(LANGUAGES) if w in clause.lower()]
@@ -308,6 +316,15 @@ def extract_preferences(text: str, lex: Lexicon, turn: int = 0, source: str = "u
         rest = _leftover(clause, consumed)
         if rest and len(rest) >= 3 and not (out and rest.lower() in {"s"}):
             out.append(Belief(rest, kind, (), None, source, turn))
+        if held:
+            note = (f'"{" and ".join(held)}" was not applied: it describes what you do not want; say '
+                    f'"nothing {held[0]}" to rule that out on its own')
+            mine = [b for b in out[start:] if b.kind == "dislike"]
+            if not mine:  # nothing else in the clause to carry the words: keep them as a free-text dislike
+                mine = [Belief(" ".join(clause.split()) or held[0], "dislike", (), None, source, turn)]
+                out += mine
+            for b in mine:
+                b.note = "; ".join(n for n in (b.note, note) if n)
         out += [Belief(w.lower(), "dislike", (), None, source, turn) for w in less]
     return out
 

@@ -97,11 +97,22 @@ def test_comparatives_do_not_negate_the_clause(lex):
     # unchanged readings
     ("a crime movie from the 1970s, no comedy", {("like", "Crime films"), ("constraint", "from the 1970s"),
                                                  ("dislike", "Comedy films")}),
-    ("no horror after 2000", {("dislike", "Horror films"), ("constraint", "released after 2000")}),
+    # a limit inside a refusal ("no horror after 2000") is not applied (it demanded films after 2000)
+    ("no horror after 2000", {("dislike", "Horror films")}),
+    ("no comedies from the 90s", {("dislike", "Comedy films")}),
     ("as long as it's funny", {("like", "Comedy films")}),
 ])
 def test_limits_read_with_their_own_polarity(lex, text, expected):
     assert {(b.kind, b.text) for b in extract_preferences(text, lex)} == expected
+
+
+def test_a_limit_inside_a_refusal_is_said_back_not_applied(cr, lex):
+    [b] = extract_preferences("no heist films after 2000", lex)
+    assert (b.kind, b.text, b.constraints) == ("dislike", "heist", ())
+    assert '"after 2000" was not applied' in b.note and 'say "nothing after 2000"' in b.note
+    t = cr.turn("a crime movie, no comedies from the 90s")
+    assert '"from the 90s" was not applied' in t.reply
+    assert not [c for c in cr.belief.constraints() if c.field in ("year", "decade")]
 
 
 def test_decade_left_out_filters_and_replaces_its_opposite(catalog, lex):

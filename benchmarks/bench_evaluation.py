@@ -35,6 +35,9 @@ def _rows(lb) -> list[dict]:
             row["failed_users"] = e["failed_users"]
             row["parse_errors_per_user"] = round(e["rates"]["parse_errors_per_user"], 3)
             row["hallucinated_per_user"] = round(e["rates"]["hallucinated_per_user"], 3)
+            ci = (e.get("rates_ci") or {}).get("hallucinated_per_user")
+            if ci:
+                row["hallucinated_per_user CI"] = f"[{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]"
         row["note"] = e["stopped"] or e["message"] or ""
         rows.append(row)
     return rows

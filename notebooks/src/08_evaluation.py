@@ -151,13 +151,16 @@ if any(r.name == "popularity" for r in lb.ok_runs):
 # %% [markdown]
 # ### What went wrong, and what it cost
 # Failed users are scored as the worst rank (kept, not dropped). Parse errors, hallucinated
-# titles (named items that are not candidates) and fallbacks are counted by each ranker.
+# titles (named items that are not candidates) and fallbacks are counted by each ranker, per user,
+# so the rates get 95% bootstrap CIs over users like the metrics do.
 
 # %%
 saved = lb.to_dict()
 display(pd.DataFrame([{
     "ranker": e["name"], "status": e["status"], "users": e["n_users"], "of requested": e["n_requested"],
     "failed users": e["failed_users"], **{k: round(v, 3) for k, v in (e.get("rates") or {}).items()},
+    **{f"{k} CI": f"[{c['ci_low']:.2f}, {c['ci_high']:.2f}]" for k, c in (e.get("rates_ci") or {}).items()
+       if k in ("parse_errors_per_user", "hallucinated_per_user")},
     "ms/user (mean)": round(1000 * e["latency"]["mean_s"], 1) if e.get("latency") else None,
     "ms/user (p95)": round(1000 * e["latency"]["p95_s"], 1) if e.get("latency") else None,
     "fit s": round(e["fit_seconds"], 1), "stopped": e["stopped"] or "", "message or first error": e["message"] or e.get("first_error") or "",

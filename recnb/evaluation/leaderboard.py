@@ -67,6 +67,15 @@ class RankerRun:
         rows = [metrics_from_ranks([r], 1, ks) for r in self.per_user["rank"].tolist()]
         return pd.DataFrame(rows, index=self.per_user["user_id"].to_numpy())
 
+    def rate_ci(self, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame | None:
+        """Per-user error counts (parse errors, hallucinated, fallbacks, failed) with bootstrap CIs over
+        users, like the metrics; None for a run loaded from a file written before they were kept."""
+        if not self.n_users or not set(STAT_GROUPS) <= set(self.per_user.columns):
+            return None
+        counts = self.per_user[list(STAT_GROUPS)].astype(float).assign(failed_user=self.per_user["error"].notna().astype(float))
+        return bootstrap_ci(counts.rename(columns=lambda c: f"{c}_per_user" if c in STAT_GROUPS else f"{c}_rate"),
+                            n_resamples, seed=seed)
+
     def rates(self) -> dict:
         """Stats groups per evaluated user (e.g. parse errors per user)."""
         n = max(self.n_users, 1)
@@ -79,7 +88,7 @@ class RankerRun:
 
 
 def _unavailable(name: str, message: str, n_requested: int) -> RankerRun:
-    cols = ["user_id", "target", "rank", "n_candidates", "seconds", "error"]
+    cols = ["user_id", "target", "rank", "n_candidates", "seconds", "error", *STAT_GROUPS]
     return RankerRun(name, pd.DataFrame(columns=cols), status="unavailable", message=message, n_requested=n_requested)
 
 
@@ -108,6 +117,7 @@ def evaluate(ranker, protocol, n_users: int | None = None, budget_s: float | Non
             raise ValueError(f"user {case.user_id!r}: the target {case.target!r} is {int(case.relevant.sum())} times "
                              "among the candidates (must be once)")
         error, t = None, None
+        snap = Counter(getattr(ranker, "stats", {}))
         try:
             query = protocol.query(case, with_profile=with_profile)  # builds the NL profile: may fail for this user
             t = time.perf_counter()  # the ranker's time only (the profile is built once for all rankers)
@@ -119,7 +129,7 @@ def evaluate(ranker, protocol, n_users: int | None = None, budget_s: float | Non
         spent += secs
         rank = int(relevant_ranks(scores, case.relevant)[0])
         rows.append(dict(user_id=case.user_id, target=case.target, rank=rank, n_candidates=len(case.candidates),
-                         seconds=secs, error=error))
+                         seconds=secs, error=error, **_group_counts(Counter(getattr(ranker, "stats", {})), snap)))
         if budget_s is not None and spent > budget_s and len(rows) < n_req:
             stopped = f"time budget of {budget_s:g} s reached after {len(rows)} of {n_req} users"
             break
@@ -240,6 +250,9 @@ class Leaderboard:
     # -- files -----------------------------------------------------------------------------
     def to_dict(self) -> dict:
         rankers, per_user = [], {}
+        # per-user event counts are kept when every run has them (a run read from an older file does not)
+        groups = list(STAT_GROUPS) if all(set(STAT_GROUPS) <= set(r.per_user.columns) for r in self.runs if r.n_users) else []
+        columns = ["user_id", "target", "rank", "n_candidates", "seconds", "error"] + groups
         for r in self.runs:
             entry = {"name": r.name, "status": r.status, "message": r.message, "n_requested": r.n_requested,
                      "n_users": r.n_users, "budget_s": r.budget_s, "stopped": r.stopped, "fit_seconds": r.fit_seconds,
@@ -249,19 +262,22 @@ class Leaderboard:
                 ci = self.ci(r.name)
                 entry["metrics"] = {m: {k: float(ci.loc[m, k]) for k in ("mean", "ci_low", "ci_high")} for m in ci.index}
                 entry["rates"] = r.rates()
+                rate_ci = r.rate_ci(self.n_resamples, self.seed)
+                if rate_ci is not None:
+                    entry["rates_ci"] = {k: {c: float(rate_ci.loc[k, c]) for c in ("mean", "ci_low", "ci_high")}
+                                         for k in rate_ci.index}
                 entry["latency"] = self.latency(r)
                 errors = r.per_user["error"].dropna()
                 entry["first_error"] = errors.iloc[0] if len(errors) else None
             rankers.append(entry)
-            per_user[r.name] = [[_jsonable(u), _jsonable(t), int(k), int(n), float(s), e]
-                                for u, t, k, n, s, e in r.per_user[["user_id", "target", "rank", "n_candidates",
-                                                                    "seconds", "error"]].itertuples(index=False)]
+            per_user[r.name] = [[_jsonable(u), _jsonable(t), int(k), int(n), float(s), e, *map(_number, g)]
+                                for u, t, k, n, s, e, *g in r.per_user[columns].itertuples(index=False)]
         return {"format": FORMAT, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "meta": self.meta, "protocol": self.protocol, "ks": list(self.ks),
                 "bootstrap": {"n_resamples": self.n_resamples, "confidence": 0.95, "seed": self.seed,
                               "method": "percentile, users resampled"},
                 "random_baseline": self.random_baseline(), "rankers": rankers,
-                "per_user_columns": ["user_id", "target", "rank", "n_candidates", "seconds", "error"],
+                "per_user_columns": columns,
                 "per_user": per_user}
 
     def to_json(self, path) -> Path:
@@ -318,6 +334,13 @@ class Leaderboard:
         fig.update_layout(title=f"{metric} vs scoring time per user", xaxis_type="log", xaxis_title="ms per user (log)",
                           yaxis_title=metric, height=380, margin=dict(l=10, r=10, t=50, b=10))
         return fig
+
+
+def _group_counts(after: Counter, before: Counter) -> dict:
+    """This user's events per stats group (what the ranker counted while scoring them)."""
+    delta = {k: after[k] - before.get(k, 0) for k in after}
+    return {g: _number(sum(v for k, v in delta.items() if any(n in k.lower() for n in needles)))
+            for g, needles in STAT_GROUPS.items()}
 
 
 def _number(v):

@@ -1,6 +1,8 @@
 """The leaderboard: nothing dropped, failures counted, budgets recorded, files round-trip."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -45,6 +47,40 @@ def test_failed_users_are_kept_with_the_worst_rank(protocol):
     assert rates["parse_errors_per_user"] == 1.0 and rates["hallucinated_per_user"] == 2.0
     assert rates["failed_user_rate"] == pytest.approx(run.failed_users / run.n_users)
     assert run.stats["rank_spread_sum"] == pytest.approx(0.25 * len(protocol))  # float stats stay floats
+
+
+class Uneven(Ranker):
+    """Invents a different number of titles per user, so the per-user counts vary."""
+
+    name = "uneven"
+
+    def _score(self, query, candidates):
+        self.stats["invalid_titles"] += int(query.user_id) % 3
+        self.stats["unparseable_outputs"] += int(query.user_id) % 2
+        return np.arange(len(candidates), dtype=float)
+
+
+def test_error_counts_are_kept_per_user_with_cis(protocol, tmp_path):
+    run = evaluate(Uneven(), protocol)
+    per = run.per_user
+    assert per["hallucinated"].sum() == run.stats["invalid_titles"] and per["parse_errors"].sum() == run.stats["unparseable_outputs"]
+    assert per["hallucinated"].tolist() == [int(u) % 3 for u in per["user_id"]]
+    ci = run.rate_ci()
+    for key, rate in run.rates().items():
+        assert ci.loc[key, "mean"] == pytest.approx(rate)
+        assert ci.loc[key, "ci_low"] <= rate <= ci.loc[key, "ci_high"]
+    assert ci.loc["hallucinated_per_user", "ci_low"] < ci.loc["hallucinated_per_user", "ci_high"]  # users differ
+    lb = Leaderboard({"protocol": "sampled"}, [run, evaluate(Flaky(), protocol)])
+    back = Leaderboard.from_json(lb.to_json(tmp_path / "lb.json"))
+    assert back.run("uneven").per_user["hallucinated"].tolist() == per["hallucinated"].tolist()
+    assert back.to_dict()["rankers"][0]["rates_ci"] == lb.to_dict()["rankers"][0]["rates_ci"]
+    # a file written before per-user counts were kept still loads; it just has no rate CIs
+    doc = json.loads((tmp_path / "lb.json").read_text())
+    doc["per_user_columns"] = doc["per_user_columns"][:6]
+    doc["per_user"] = {k: [row[:6] for row in v] for k, v in doc["per_user"].items()}
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    old = Leaderboard.from_json(tmp_path / "old.json")
+    assert old.run("uneven").rate_ci() is None and "rates_ci" not in old.to_dict()["rankers"][0]
 
 
 def test_a_query_that_cannot_be_built_fails_that_user_only(protocol, monkeypatch):

@@ -17,10 +17,12 @@ import itertools
 import json
 import math
 import re
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
+from recnb.data.checksums import MANIFEST_NAME
 from recnb.data.dataset import Dataset
 from recnb.data.describe import describe_product
 from recnb.data.errors import DatasetError, MissingFileError, SchemaError
@@ -40,39 +42,67 @@ _SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
 
 
 def _split_name(name: str) -> tuple[str, str] | None:
+    """ "All_Beauty.jsonl.gz" -> ("All_Beauty", ".jsonl.gz"); None for names that are not data files."""
+    if name == MANIFEST_NAME or name.startswith("."):  # our own manifest; hidden files (macOS "._x")
+        return None
     for suf in _SUFFIXES:
         if name.endswith(suf):
             return name[: -len(suf)], suf
     return None
 
 
+def _one_form(folder: Path, files: set, stem: str, what: str) -> str | None:
+    """The one file ``stem``.jsonl / .jsonl.gz / ... in ``files``; an error if there are several."""
+    forms = [f"{stem}{suf}" for suf in _SUFFIXES if f"{stem}{suf}" in files]
+    if len(forms) > 1:  # e.g. the .gz download beside a half-finished gunzip: never guess which
+        raise DatasetError(
+            f"{NAME}: {folder} holds the {what} file in {len(forms)} forms ({' and '.join(forms)}); "
+            "which one should be read?",
+            path=folder / forms[0],
+            fix=f"pass the file you mean as path= (e.g. path='{folder / forms[-1]}'), "
+                "or move the other one out of the folder",
+        )
+    return forms[0] if forms else None
+
+
 def _find_files(path: Path, category: str | None) -> tuple[Path, str, str]:
-    """(folder, review file name, meta file name) for ``category`` (guessed when the folder has one)."""
-    folder, wanted = path, category
+    """(folder, review file name, meta file name) for ``category`` (guessed when the folder has one).
+
+    A path naming a file means exactly that file; its partner is looked up beside it.
+    """
+    folder, wanted, review, meta = path, category, None, None
     if path.is_file():
         stem = _split_name(path.name)
         if stem is None:
             raise DatasetError(f"{NAME}: {path.name} is not a .jsonl(.gz) file", path=path, fix=HOW_TO_GET)
         folder = path.parent
-        wanted = wanted or stem[0].removeprefix("meta_")
+        named = stem[0].removeprefix("meta_")
+        if wanted and wanted != named:
+            raise DatasetError(f"{NAME}: path= names a file of category {named!r} but category={wanted!r}",
+                               path=path, fix="pass the category's own file, or leave category= out")
+        wanted = named
+        if stem[0].startswith("meta_"):
+            meta = path.name
+        else:
+            review = path.name
     if not folder.is_dir():
         raise MissingFileError(f"{NAME}: {folder} does not exist", path=folder, fix=HOW_TO_GET)
     files = {p.name for p in folder.iterdir() if p.is_file()}
-    reviews = {}
-    for name in sorted(files):
-        stem = _split_name(name)
-        if stem and not stem[0].startswith("meta_"):
-            reviews.setdefault(stem[0], name)
     if wanted is None:
-        if len(reviews) != 1:
+        stems = [stem for stem in map(_split_name, files) if stem and not stem[0].startswith("meta_")]
+        # The published files are .jsonl(.gz); a stray .json (checksums.json, a config) is no
+        # category unless nothing else is there (then the key check names the format problem).
+        published = [stem for stem in stems if stem[1].startswith(".jsonl")]
+        categories = sorted({stem[0] for stem in (published or stems)})
+        if len(categories) != 1:
             raise DatasetError(
-                f"{NAME}: {folder} holds review files for {len(reviews)} categories"
-                + (f" ({', '.join(sorted(reviews))})" if reviews else ""),
-                path=folder, fix="pass category=<name>, e.g. category='All_Beauty'" if reviews else HOW_TO_GET,
+                f"{NAME}: {folder} holds review files for {len(categories)} categories"
+                + (f" ({', '.join(categories)})" if categories else ""),
+                path=folder, fix="pass category=<name>, e.g. category='All_Beauty'" if categories else HOW_TO_GET,
             )
-        wanted = next(iter(reviews))
-    review = reviews.get(wanted) or f"{wanted}.jsonl"
-    meta = next((f"meta_{wanted}{suf}" for suf in _SUFFIXES if f"meta_{wanted}{suf}" in files), f"meta_{wanted}.jsonl")
+        wanted = categories[0]
+    review = review or _one_form(folder, files, wanted, "review") or f"{wanted}.jsonl"
+    meta = meta or _one_form(folder, files, f"meta_{wanted}", "metadata") or f"meta_{wanted}.jsonl"
     return folder, review, meta
 
 
@@ -102,8 +132,11 @@ def load_amazon_reviews_2023(path, category: str | None = None, checksums=None, 
                              nrows: int | None = None) -> Dataset:
     """One category of Amazon Reviews 2023.
 
-    ``ratings``: one row per (user, product), the latest review's stars (duplicates dropped);
-    ``reviews``: every review with its title and text; timestamps converted to seconds.
+    ``ratings``: one row per (user, product), the latest review's stars; ``reviews``: every review
+    with its title and text; timestamps converted to seconds. Earlier reviews of a product by the
+    same user, and metadata lines repeating a parent_asin (the first is kept), are counted in
+    ``info`` (``duplicate_reviews``, ``duplicate_meta_lines``) and reported with a warning.
+    ``path``: the folder, or one file (that exact file is read, its partner is found beside it).
     ``nrows`` caps the review lines read (for a first look at a big category).
     """
     folder, review_name, meta_name = _find_files(Path(path).expanduser().absolute(), category)
@@ -121,6 +154,8 @@ def load_amazon_reviews_2023(path, category: str | None = None, checksums=None, 
         rows.append((str(r["user_id"]), str(r["parent_asin"]), str(r.get("asin") or r["parent_asin"]), rating,
                      ts, r.get("title") or "", r.get("text") or "", votes,
                      bool(r.get("verified_purchase", False)), no))
+    if not rows and nrows != 0:
+        raise src.no_rows(review_name)
     reviews = pd.DataFrame(rows, columns=["user_id", "item_id", "asin", "rating", "timestamp", "title", "text",
                                           "helpful_vote", "verified_purchase", "_line"])
     # Published timestamps are in milliseconds; values below 1e11 are already seconds.
@@ -130,10 +165,16 @@ def load_amazon_reviews_2023(path, category: str | None = None, checksums=None, 
     reviews = reviews.sort_values(["user_id", "timestamp", "_line"], kind="mergesort")
     ratings = reviews.drop_duplicates(["user_id", "item_id"], keep="last")[["user_id", "item_id", "rating",
                                                                            "timestamp"]]
+    dup_reviews = len(reviews) - len(ratings)
+    if dup_reviews:  # said, not silent (as the split does for repeats); every text stays in .reviews
+        warnings.warn(f"{NAME}: {dup_reviews} earlier review(s) in {review_name} of a product the same user "
+                      "reviewed again count only in .reviews; ratings keep the latest per user and product",
+                      stacklevel=2)
     reviews = reviews.drop(columns="_line").reset_index(drop=True)
 
-    products = []
-    for _, m in _records(src, meta_name, META_KEYS):
+    products, meta_lines = [], []
+    for line_no, m in _records(src, meta_name, META_KEYS):
+        meta_lines.append(line_no)
         cats = _text_list(m.get("categories"))
         feats, descr = _text_list(m.get("features")), _text_list(m.get("description"))
         price = _price(m.get("price"))
@@ -154,8 +195,16 @@ def load_amazon_reviews_2023(path, category: str | None = None, checksums=None, 
             "details": json.dumps(m.get("details") or {}, ensure_ascii=False, sort_keys=True),
             "has_meta": True,
         })
-    items = pd.DataFrame(products).drop_duplicates("item_id", keep="first") if products else pd.DataFrame(
-        columns=["item_id", "title", "genres", "description", "has_meta"])
+    if not products:
+        raise src.no_rows(meta_name)
+    items = pd.DataFrame(products)
+    repeated = items["item_id"].duplicated(keep="first").to_numpy()
+    if repeated.any():  # a product listed twice: the first listing is kept, and that is said
+        lines = [no for no, r in zip(meta_lines, repeated) if r]
+        warnings.warn(f"{NAME}: {len(lines)} line(s) of {meta_name} repeat a parent_asin listed earlier "
+                      f"(line {', '.join(map(str, lines[:5]))}{', ...' if len(lines) > 5 else ''}); "
+                      "the first listing of each product is kept", stacklevel=2)
+        items = items.loc[~repeated]
     # Products reviewed but absent from the metadata file still get a catalogue row.
     missing = sorted(set(ratings["item_id"]) - set(items["item_id"]))
     if missing:
@@ -166,14 +215,12 @@ def load_amazon_reviews_2023(path, category: str | None = None, checksums=None, 
     items = finish_items(items)
     items["has_meta"] = items["has_meta"].astype(bool)
     ratings = finish_ratings(ratings)
-    check_schema(items, ratings, NAME)
+    check_schema(items, ratings, NAME, meta_name, review_name, where=src.where, fix=HOW_TO_GET)
     src.record()
-    cat = review_name
-    for suf in _SUFFIXES:
-        cat = cat.removesuffix(suf)
     return Dataset(NAME, items, ratings, reviews=reviews,
-                   info={"path": str(folder), "category": cat, "files": [review_name, meta_name],
-                         "licence": LICENCE_NOTE, "nrows": nrows})
+                   info={"path": str(folder), "category": _split_name(review_name)[0],
+                         "files": [review_name, meta_name], "licence": LICENCE_NOTE, "nrows": nrows,
+                         "duplicate_reviews": dup_reviews, "duplicate_meta_lines": int(repeated.sum())})
 
 
 register_dataset(DatasetSpec(NAME, load_amazon_reviews_2023, bundled=False, how_to_get=HOW_TO_GET,

@@ -22,6 +22,7 @@ from recnb.data.errors import ChecksumError, MissingFileError, SchemaError
 MANIFEST_NAME = "recnb-manifest.json"
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _ALGOS_BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256"}
+_LENGTHS = {algo: n for n, algo in _ALGOS_BY_LENGTH.items()}
 
 
 def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
@@ -39,8 +40,11 @@ def parse_digest(value: str, where: str = "checksum") -> tuple[str, str]:
     algo = None
     if ":" in text:
         algo, text = (t.strip() for t in text.split(":", 1))
-        algo = algo.lower()
-    if not _HEX.match(text) or (algo is None and len(text) not in _ALGOS_BY_LENGTH):
+        algo = algo.lower().replace("-", "")  # "SHA-256" is a common spelling
+    # Only these three: hashlib would take "crc32" (ValueError) or "shake_128" (TypeError) deep
+    # inside the check, and a digest of the wrong length can never match.
+    if (not _HEX.match(text) or (algo is None and len(text) not in _ALGOS_BY_LENGTH)
+            or (algo is not None and _LENGTHS.get(algo) != len(text))):
         raise SchemaError(
             f"{where}: {value!r} is not a hex md5/sha1/sha256 digest",
             fix="pass the digest as published, e.g. the 32 hex digits of a GroupLens .md5 file",
@@ -53,7 +57,7 @@ def read_checksum_file(path: str | Path) -> dict[str, str]:
 
     A file holding a bare digest applies to the file it is named after (``ml-1m.zip.md5``).
     """
-    path = Path(path)
+    path = Path(path).expanduser()  # like the data path: "~/Downloads/ml-1m.zip.md5"
     if not path.is_file():
         raise MissingFileError(f"checksum file {path.name} not found", path=path,
                                fix="pass the path of the .md5 file you downloaded, or a dict {file: digest}")

@@ -10,12 +10,17 @@ from __future__ import annotations
 import gzip
 import io
 import zipfile
+import zlib
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from recnb.data.checksums import Manifest, file_digest, normalize_expected, parse_digest
 from recnb.data.errors import ChecksumError, CorruptFileError, EncodingError, MissingFileError, SchemaError
+
+# What reading a damaged gzip/zip stream can raise: zlib.error is not an OSError, and a zip
+# member's CRC check raises BadZipFile only at its end.
+DAMAGED = (OSError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 class Source:
@@ -132,9 +137,30 @@ class Source:
         with self.open_binary(name) as fh:
             try:
                 return fh.read()
-            except (OSError, EOFError, zipfile.BadZipFile) as err:  # bad gzip / truncated member
-                raise CorruptFileError(f"{self.dataset}: {name} is damaged and cannot be decompressed ({err})",
-                                       path=self.where(name), fix=f"download it again. {self.how_to_get}") from None
+            except DAMAGED as err:  # bad gzip / truncated or damaged member
+                raise self.damaged(name, err) from None
+
+    def damaged(self, name: str, err: BaseException) -> CorruptFileError:
+        """The one error for a file whose compressed data cannot be read back."""
+        return CorruptFileError(f"{self.dataset}: {name} is damaged and cannot be decompressed ({err})",
+                                path=self.where(name), fix=f"download it again. {self.how_to_get}")
+
+    def raise_if_damaged(self, name: str) -> None:
+        """Before blaming a line of a compressed file: read it to the end, where gzip and zip check
+        their CRC, so damaged bytes that decompressed to garbage are reported as damage."""
+        if self.zip_path is None and not name.endswith(".gz"):
+            return
+        try:
+            with self.open_binary(name) as fh:
+                while fh.read(1 << 20):
+                    pass
+        except DAMAGED as err:
+            raise self.damaged(name, err) from None
+
+    def no_rows(self, name: str) -> SchemaError:
+        """The one error for a file that is empty or holds only a header (a failed download or copy)."""
+        return SchemaError(f"{self.dataset}: {name} holds no rows", path=self.where(name),
+                           fix=f"the file is empty or holds only its header; download it again. {self.how_to_get}")
 
     def read_text(self, name: str, encodings: tuple[str, ...] = ("utf-8",)) -> str:
         """Decoded text; tries ``encodings`` in order, else one EncodingError naming the byte."""
@@ -167,6 +193,7 @@ class Source:
                     try:
                         text = raw.decode("utf-8")
                     except UnicodeDecodeError as err:
+                        self.raise_if_damaged(name)
                         raise EncodingError(
                             f"{self.dataset}: {name} line {no} is not valid UTF-8 "
                             f"(byte 0x{raw[err.start]:02x} at column {err.start + 1})",
@@ -175,9 +202,8 @@ class Source:
                         ) from None
                     if text.strip():
                         yield no, text
-            except (OSError, EOFError, zipfile.BadZipFile) as err:
-                raise CorruptFileError(f"{self.dataset}: {name} is damaged and cannot be read ({err})",
-                                       path=self.where(name), fix=f"download it again. {self.how_to_get}") from None
+            except DAMAGED as err:
+                raise self.damaged(name, err) from None
 
     def iter_json_objects(self, name: str, required: Iterable[str] = (), *, what: str = "JSON object",
                           note: str = "") -> Iterator[tuple[int, dict]]:
@@ -194,12 +220,15 @@ class Source:
             try:
                 obj = json.loads(line)
             except ValueError as err:
+                self.raise_if_damaged(name)
                 raise SchemaError(f"{self.dataset}: {name} line {no} is not valid JSON ({err})",
                                   path=self.where(name), fix=fix) from None
             if not isinstance(obj, dict):
+                self.raise_if_damaged(name)
                 raise SchemaError(f"{self.dataset}: {name} line {no} is not a JSON object", path=self.where(name), fix=fix)
             missing = [k for k in required if k not in obj]
             if missing:
+                self.raise_if_damaged(name)
                 raise SchemaError(f"{self.dataset}: {name} line {no} lacks key(s) {', '.join(missing)} "
                                   f"(has: {', '.join(obj)}){note}", path=self.where(name), fix=fix)
             yield no, obj
@@ -218,9 +247,12 @@ class Source:
         import hashlib
 
         h = hashlib.new(algo)
-        with zipfile.ZipFile(self.zip_path) as zf, zf.open(self._members[name]) as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        try:
+            with zipfile.ZipFile(self.zip_path) as zf, zf.open(self._members[name]) as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except DAMAGED as err:
+            raise self.damaged(name, err) from None
         return h.hexdigest()
 
     def verify(self, expected, used: Iterable[str], manifest: bool = True) -> None:

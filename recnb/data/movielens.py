@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 
 import pandas as pd
 
 from recnb.data.dataset import Dataset
 from recnb.data.describe import describe_movie
 from recnb.data.errors import DatasetError, EncodingError, SchemaError
-from recnb.data.files import Source
+from recnb.data.files import DAMAGED, Source
 from recnb.data.registry import DatasetSpec, register_dataset
 from recnb.data.schema import check_schema, finish_items, finish_ratings, require_columns
 from recnb.data.titles import split_title_year
@@ -44,6 +45,8 @@ def _read_dat(src: Source, name: str, dtypes: dict) -> pd.DataFrame:
     text = src.read_text(name, encodings=("utf-8", "latin-1"))
     cols = ML1M_FILES[name]
     lines = text.splitlines()
+    if not any(line.strip() for line in lines):  # an empty file would load as 0 rows, silently
+        raise src.no_rows(name)
     for no, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -82,7 +85,7 @@ def load_ml_1m(path, checksums=None, manifest: bool = True) -> Dataset:
                                              "occupation": "int64", "zip_code": "str"})
     items = _movie_items(movies)
     ratings = finish_ratings(ratings)
-    check_schema(items, ratings, "ml-1m")
+    check_schema(items, ratings, "ml-1m", "movies.dat", "ratings.dat", where=src.where, fix=src.how_to_get)
     src.record()
     return Dataset("ml-1m", items, ratings, users=users,
                    info={"path": str(src.zip_path or src.folder), "files": used, "licence": LICENCE_NOTE})
@@ -116,30 +119,93 @@ CSV_COLUMNS = {
 }
 
 
+def _field_count_error(src: Source, name: str, line: int, saw: int, header: list[str], fix: str) -> SchemaError:
+    return SchemaError(f"{src.dataset}: {name} line {line} has {saw} field(s), expected {len(header)} "
+                       f"({','.join(header)}); a lost line break or an unquoted comma?",
+                       path=src.where(name), fix=fix)
+
+
+def _first_bad_row(rows, width: int):
+    """(line, fields) of the first non-blank row of a csv.reader that is not ``width`` fields wide."""
+    for row in rows:
+        if len(row) != width and not (len(row) <= 1 and not "".join(row).strip()):
+            return rows.line_num, len(row)
+    return None
+
+
+def _scan_big(src: Source, name: str, header: list[str]):
+    """Error path only: stream the file once more to find the row pandas choked on (None if none).
+
+    A damaged zip member can inflate to garbage rows before its CRC fails at the end: that is
+    reported as damage (CorruptFileError), the root cause, not as a bad row.
+    """
+    src.raise_if_damaged(name)
+    try:
+        with src.open_binary(name) as fh:
+            rows = csv.reader(io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline=""))
+            next(rows, None)
+            return _first_bad_row(rows, len(header))
+    except (DatasetError, *DAMAGED, csv.Error):
+        return None
+
+
 def _read_csv(src: Source, name: str, dtypes: dict, nrows: int | None = None, small: bool = True) -> pd.DataFrame:
-    """A GroupLens CSV (UTF-8, header row). Small files are decoded whole for exact error positions."""
+    """A GroupLens CSV (UTF-8, header row). Small files are decoded whole for exact error positions.
+
+    Every row must have as many fields as the header: pandas with ``usecols`` would silently cut
+    a longer row (two rows glued together, an unquoted comma in a title) and pad a shorter one.
+    """
     fix = f"use the file exactly as downloaded (UTF-8 CSV with a header). {src.how_to_get}"
+    header: list[str] = []
     try:
         if small:
-            stream = src.text_stream(name)
-            header = next(csv.reader([stream.readline()]), [])
-            stream.seek(0)
+            text = src.read_text(name)
+            rows = csv.reader(io.StringIO(text))
+            header = next(rows, [])
+            if not "".join(header).strip():
+                raise src.no_rows(name)
             require_columns(header, CSV_COLUMNS[name], f"{src.dataset}: {name}", where=src.where(name), fix=fix)
-            return pd.read_csv(stream, usecols=CSV_COLUMNS[name], dtype=dtypes, nrows=nrows,
-                               keep_default_na=name == "links.csv")
-        with src.open_binary(name) as fh:
-            header = fh.readline().decode("utf-8", errors="replace").strip().split(",")
-            require_columns(header, CSV_COLUMNS[name], f"{src.dataset}: {name}", where=src.where(name), fix=fix)
-            return pd.read_csv(fh, header=None, names=header, usecols=CSV_COLUMNS[name], dtype=dtypes,
-                               nrows=nrows, encoding="utf-8", engine="c")
+            if not set(map(len, rows)) <= {len(header), 0}:  # fast pass (C loop); locate only when needed
+                rows = csv.reader(io.StringIO(text))
+                next(rows)
+                bad = _first_bad_row(rows, len(header))
+                if bad:
+                    raise _field_count_error(src, name, *bad, header, fix)
+            frame = pd.read_csv(io.StringIO(text), usecols=CSV_COLUMNS[name], dtype=dtypes, nrows=nrows,
+                                keep_default_na=name == "links.csv")
+        else:
+            # The big file (ratings: 32M rows in ml-32m) is streamed through the C parser with
+            # every column, so pandas itself rejects a row with too many fields.
+            with src.open_binary(name) as fh:
+                header = fh.readline().decode("utf-8", errors="replace").strip().split(",")
+                if not "".join(header).strip():
+                    raise src.no_rows(name)
+                require_columns(header, CSV_COLUMNS[name], f"{src.dataset}: {name}", where=src.where(name), fix=fix)
+                with warnings.catch_warnings():
+                    # index_col=False + a too-long *first* row only warns (and truncates): make it an error
+                    warnings.simplefilter("error", pd.errors.ParserWarning)
+                    frame = pd.read_csv(fh, header=None, names=header, index_col=False, dtype=dtypes,
+                                        nrows=nrows, encoding="utf-8", engine="c")
+            if list(frame.columns) != CSV_COLUMNS[name]:  # extra columns: drop them (no copy otherwise)
+                frame = frame[CSV_COLUMNS[name]]
+    except DatasetError:
+        raise
     except UnicodeDecodeError as err:
         raise EncodingError(f"{src.dataset}: {name} is not valid UTF-8 ({err.reason} near byte {err.start})",
                             path=src.where(name), fix=fix) from None
-    except (ValueError, pd.errors.ParserError) as err:
-        if isinstance(err, DatasetError):  # our own errors (also ValueErrors) pass through unchanged
-            raise
+    except (ValueError, csv.Error, pd.errors.ParserError, pd.errors.ParserWarning) as err:
+        # A too-long row (ParserError/Warning) or a too-short one (NA in an integer column):
+        # name its line. Small files were checked above; this pass reads the big one again.
+        bad = None if small else _scan_big(src, name, header)
+        if bad:
+            raise _field_count_error(src, name, *bad, header, fix) from None
         raise SchemaError(f"{src.dataset}: {name} cannot be parsed ({str(err).splitlines()[0]})",
                           path=src.where(name), fix=fix) from None
+    except DAMAGED as err:  # a zip member that fails to inflate or its CRC check, mid-stream
+        raise src.damaged(name, err) from None
+    if frame.empty and nrows != 0:
+        raise src.no_rows(name)
+    return frame
 
 
 def _top_tags(tags: pd.DataFrame, k: int = 5) -> pd.Series:
@@ -177,7 +243,7 @@ def _load_csv_set(name: str, path, checksums=None, manifest: bool = True, nrows:
                             .rename(columns={"tmdbId": "tmdb_id"}), on="item_id", how="left")
         items["imdb_id"] = items["imdb_id"].fillna("").astype(str)
     ratings = finish_ratings(ratings)
-    check_schema(items, ratings, name)
+    check_schema(items, ratings, name, "movies.csv", "ratings.csv", where=src.where, fix=src.how_to_get)
     src.record()
     return Dataset(name, items, ratings, tags=tags,
                    info={"path": str(src.zip_path or src.folder), "files": used, "licence": LICENCE_NOTE,

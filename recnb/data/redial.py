@@ -76,14 +76,16 @@ def load_redial(path, checksums=None, manifest: bool = True) -> Dataset:
     mentions_count: dict = {}
     messages, ratings = [], []
     for name in (n for n in PARTS if src.has(n)):
+        conv_no = -1
         for conv_no, conv in enumerate(_conversations(src, name)):
             cid = str(conv["conversationId"])
             order = int(cid) if cid.isdigit() else conv_no
             seeker, recommender = conv["initiatorWorkerId"], conv["respondentWorkerId"]
             mentioned = {_movie_id(k): v for k, v in _as_dict(conv["movieMentions"]).items()}
             for mid, title in mentioned.items():
-                if title:
-                    titles.setdefault(mid, str(title).strip())
+                title = str(title or "").strip()
+                if title and not titles.get(mid):  # fills the "" left by an earlier bare @id mention
+                    titles[mid] = title
                 mentions_count[mid] = mentions_count.get(mid, 0) + 1
             first_turn: dict = {}
             for turn, msg in enumerate(conv["messages"]):
@@ -91,11 +93,10 @@ def load_redial(path, checksums=None, manifest: bool = True) -> Dataset:
                 for mid in ids:
                     first_turn.setdefault(mid, turn)
                     titles.setdefault(mid, "")
-                readable = MENTION.sub(lambda m: titles.get(_movie_id(m.group(1))) or m.group(0), msg["text"])
                 messages.append({
                     "conversation_id": cid, "part": PARTS[name], "turn": turn,
                     "role": "seeker" if msg["senderWorkerId"] == seeker else "recommender",
-                    "sender_id": msg["senderWorkerId"], "text": msg["text"], "text_with_titles": readable,
+                    "sender_id": msg["senderWorkerId"], "text": msg["text"], "text_with_titles": None,
                     "mentioned": ids, "time_offset": msg.get("timeOffset"),
                     "seeker_id": seeker, "recommender_id": recommender,
                 })
@@ -114,17 +115,27 @@ def load_redial(path, checksums=None, manifest: bool = True) -> Dataset:
                     "conversation_id": cid, "suggested": _as_dict(ans).get("suggested"),
                     "seen": _as_dict(ans).get("seen"), "answered_by": source,
                 })
+        if conv_no < 0:  # an empty part would silently shrink the data set
+            raise src.no_rows(name)
 
     if src.has(extra_csv):
         try:
             table = pd.read_csv(src.text_stream(extra_csv), dtype=str, keep_default_na=False)
+        except pd.errors.EmptyDataError:  # zero bytes: not even a header
+            raise src.no_rows(extra_csv) from None
         except (ValueError, pd.errors.ParserError) as err:
             raise SchemaError(f"{NAME}: {extra_csv} cannot be parsed ({str(err).splitlines()[0]})",
                               path=src.where(extra_csv), fix=HOW_TO_GET) from None
         require_columns(table.columns, ["movieId", "movieName"], f"{NAME}: {extra_csv}", where=src.where(extra_csv))
+        if table.empty:
+            raise src.no_rows(extra_csv)
         for mid, title in zip(table["movieId"], table["movieName"]):
             if not titles.get(_movie_id(mid)):
                 titles[_movie_id(mid)] = title.strip()
+
+    # "@id" -> title only now that every file is read, so the result does not depend on file order.
+    for msg in messages:
+        msg["text_with_titles"] = MENTION.sub(lambda m: titles.get(_movie_id(m.group(1))) or m.group(0), msg["text"])
 
     rows = []
     for mid, raw in titles.items():
@@ -143,7 +154,7 @@ def load_redial(path, checksums=None, manifest: bool = True) -> Dataset:
     dialogues = pd.DataFrame(messages, columns=["conversation_id", "part", "turn", "role", "sender_id", "text",
                                                 "text_with_titles", "mentioned", "time_offset", "seeker_id",
                                                 "recommender_id"])
-    check_schema(items, ratings, NAME)
+    check_schema(items, ratings, NAME, where=src.where, fix=HOW_TO_GET)
     src.record()
     return Dataset(NAME, items, ratings, dialogues=dialogues,
                    info={"path": str(src.zip_path or src.folder), "files": used, "licence": LICENCE_NOTE,

@@ -56,14 +56,32 @@ def finish_ratings(ratings: pd.DataFrame) -> pd.DataFrame:
     return ratings.sort_values(["user_id", "timestamp", "item_id"], kind="mergesort").reset_index(drop=True)
 
 
-def check_schema(items: pd.DataFrame, ratings: pd.DataFrame, name: str) -> None:
-    """Loader self-check: standard columns present, ids consistent, ratings finite."""
+def _show(value) -> str:
+    """An id as the user wrote it: 9999 or 'B0X', never np.int64(9999)."""
+    value = value.item() if hasattr(value, "item") else value
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def check_schema(items: pd.DataFrame, ratings: pd.DataFrame, name: str, items_file: str | None = None,
+                 ratings_file: str | None = None, where=None, fix: str = "") -> None:
+    """Loader self-check: standard columns present, ids consistent, ratings finite.
+
+    ``items_file``/``ratings_file``: the file names the catalogue and the ratings came from;
+    ``where(file)``: the path to show for one (``Source.where``); ``fix``: how to get the files.
+    """
     require_columns(items.columns, ITEM_COLUMNS, f"{name} items")
     require_columns(ratings.columns, RATING_COLUMNS, f"{name} ratings")
+    where = where or (lambda f: f)
+    in_items = f" in {items_file}" if items_file else ""
+    catalogue = items_file or "the catalogue"
+    as_downloaded = "use the files exactly as downloaded, all from the same release" + (f". {fix}" if fix else "")
     if items["item_id"].duplicated().any():
         dup = items.loc[items["item_id"].duplicated(), "item_id"].iloc[0]
-        raise SchemaError(f"{name}: item_id {dup!r} appears twice in the catalogue")
+        raise SchemaError(f"{name}: item_id {_show(dup)} appears twice in the catalogue{in_items}",
+                          path=where(items_file) if items_file else None, fix=as_downloaded)
     unknown = ~ratings["item_id"].isin(items["item_id"])
     if unknown.any():
-        raise SchemaError(f"{name}: {int(unknown.sum())} rating(s) refer to items not in the catalogue "
-                          f"(e.g. {ratings.loc[unknown, 'item_id'].iloc[0]!r})")
+        raise SchemaError(f"{name}: {int(unknown.sum())} rating(s)" + (f" in {ratings_file}" if ratings_file else "")
+                          + f" refer to items not in {catalogue} "
+                          f"(e.g. item_id {_show(ratings.loc[unknown, 'item_id'].iloc[0])})",
+                          path=where(ratings_file) if ratings_file else None, fix=as_downloaded)

@@ -10,9 +10,13 @@ import re
 import unicodedata
 
 # Trailing articles MovieLens moves to the end ("Matrix, The"), English and the common
-# foreign ones that occur in its catalogue ("Postino, Il", "Haine, La").
+# foreign ones that occur in its catalogue ("Postino, Il", "Haine, La", "Chien andalou, Un",
+# "Vitelloni, I", "Fem benspaend, De"). The short ones that are also ordinary words or a
+# numeral (I, O, As, De, En, ...) only count capitalised, as MovieLens writes them: ", i" or
+# ", as" at the end of a title is not an article.
 _TRAILING_ARTICLE = re.compile(
-    r",\s*(The|A|An|Les|La|Le|L'|Il|El|Das|Der|Die|Los|Las|Lo|Gli|Den|Det)$", re.IGNORECASE
+    r",\s*((?i:The|A|An|Les|La|Le|L'|Il|El|Das|Der|Die|Los|Las|Lo|Gli|Den|Det)"
+    r"|Un|Une|Uno|Una|I|De|Het|Ein|Eine|Os|As|O|En|Ett)$"
 )
 _YEAR_SUFFIX = re.compile(r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
 

@@ -5,6 +5,8 @@ protocol whose target is the next item a user rated, whatever the rating.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -15,13 +17,18 @@ COLD_SCORE = -1e6
 
 
 class Interactions:
-    def __init__(self, train: pd.DataFrame | None, items: pd.DataFrame):
+    def __init__(self, train: pd.DataFrame | None, items: pd.DataFrame, stats=None):
         self.item_ids = items["item_id"].to_numpy()
         self.col = {i: c for c, i in enumerate(self.item_ids.tolist())}
         train = train if train is not None else pd.DataFrame(columns=["user_id", "item_id"])
         known = train["item_id"].isin(self.col)
-        #: training rows whose item is not in the catalog (reported, not silently merged)
+        #: training rows whose item is not in the catalog: left out, counted in ``stats`` and said
         self.dropped_rows = int((~known).sum())
+        if self.dropped_rows:
+            if stats is not None:
+                stats["train_rows_not_in_catalog"] += self.dropped_rows
+            warnings.warn(f"{self.dropped_rows} training row(s) name items not in the catalog "
+                          f"(e.g. {train.loc[~known, 'item_id'].iloc[0]}); they were left out", stacklevel=3)
         train = train[known]
         self.user_ids = np.sort(train["user_id"].unique())
         self.row = {u: r for r, u in enumerate(self.user_ids.tolist())}
@@ -38,11 +45,17 @@ class Interactions:
         return np.fromiter((self.col[i] for i in ids), dtype=np.int64, count=len(ids))
 
     def history_cols(self, history, stats=None) -> np.ndarray:
-        """Catalog columns of the history items (unknown ones are counted in ``stats`` and skipped)."""
+        """Catalog columns of the history items the model can use. Items not in the catalog, and
+        items no training user interacted with (a model learned nothing about them), are counted
+        in ``stats`` and skipped."""
         cols = [self.col[i] for i in history if i in self.col]
         if stats is not None and len(cols) < len(history):
             stats["history_items_not_in_catalog"] += len(history) - len(cols)
-        return np.unique(np.asarray(cols, dtype=np.int64))
+        cols = np.unique(np.asarray(cols, dtype=np.int64))
+        used = cols[self.counts[cols] > 0]
+        if stats is not None and len(used) < len(cols):
+            stats["history_items_without_interactions"] += len(cols) - len(used)
+        return used
 
     def user_vector(self, cols: np.ndarray) -> sp.csr_matrix:
         """A 1 x n_items binary row for a history given as columns."""
@@ -51,4 +64,5 @@ class Interactions:
 
 
 def empty_query_error(name: str) -> ValueError:
-    return ValueError(f"{name}: the query is empty (no history item of this catalog to start from)")
+    return ValueError(f"{name}: the query is empty (no history item of this catalog that training users "
+                      "interacted with, so nothing to start from)")

@@ -25,7 +25,7 @@ class EASERanker(Ranker):
 
     def fit(self, train: pd.DataFrame | None, items: pd.DataFrame) -> "EASERanker":
         super().fit(train, items)
-        self.data = Interactions(train, items)
+        self.data = Interactions(train, items, self.stats)
         counts = self.data.counts
         # most-interacted first; stable sort so equal counts keep catalog order (deterministic)
         keep = np.argsort(-counts, kind="stable")[: self.max_items]
@@ -47,6 +47,8 @@ class EASERanker(Ranker):
         if len(hist) == 0:
             raise empty_query_error(self.name)
         hist = self.slot[hist]
+        if (hist < 0).any():  # outside the max_items modelled: counted, the rest still scores
+            self.stats["history_items_outside_model"] += int((hist < 0).sum())
         hist = hist[hist >= 0]
         if len(hist) == 0:  # every history item is outside the modelled items: nothing to go on
             self.stats["fallback_history_outside_model"] += 1

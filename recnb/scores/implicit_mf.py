@@ -38,7 +38,7 @@ class _MFRanker(Ranker):
 
     def fit(self, train: pd.DataFrame | None, items: pd.DataFrame):
         super().fit(train, items)
-        self.data = Interactions(train, items)
+        self.data = Interactions(train, items, self.stats)
         self.effective_factors = int(min(self.factors, max(2, (self.data.counts > 0).sum() // 10)))
         with threadpool_limits(1, "blas"):
             self.model = self._model()
@@ -98,7 +98,11 @@ class BPRRanker(_MFRanker):
     def _user_vector(self, query, hist):
         row = self.data.row.get(query.user_id)
         if row is not None:
-            return self.model.user_factors[row]
+            if len(hist) == 0 or np.array_equal(hist, self.data.X[row].indices):
+                return self.model.user_factors[row]
+            # An edited or other history than the one trained on: the learned factors would ignore
+            # it, so it is folded in like an unknown user's (and counted).
+            self.stats["history_differs_from_training"] += 1
         if len(hist) == 0:
             raise empty_query_error(self.name)
         self.stats["fallback_fold_in_mean"] += 1

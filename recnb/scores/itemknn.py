@@ -27,14 +27,19 @@ class ItemKNNRanker(Ranker):
         from implicit.nearest_neighbours import CosineRecommender
 
         super().fit(train, items)
-        self.data = Interactions(train, items)
+        self.data = Interactions(train, items, self.stats)
         model = CosineRecommender(K=self.neighbours, num_threads=1)
         with warnings.catch_warnings():
             # implicit 0.7.3's own normalize() hands itself a COO matrix and warns about it; not ours to fix
             warnings.filterwarnings("ignore", message="Method expects CSR input")
             model.fit(self.data.X, show_progress=False)
         # implicit stores sim[i, j] for j among i's K neighbours; the columns we read are candidates.
-        self.similarity = model.similarity.tocsc()
+        # Its diagonal is 1 (every item is its own nearest neighbour): a watched candidate would
+        # score +1 from itself and be "watched together with" itself. Dropped.
+        sim = model.similarity.tocsr()
+        sim.setdiag(0)
+        sim.eliminate_zeros()
+        self.similarity = sim.tocsc()
         return self
 
     def _contributions(self, query: Query, candidates: np.ndarray):

@@ -1,6 +1,7 @@
 """Popularity and random: the baselines every other ranker must beat."""
 from __future__ import annotations
 
+import warnings
 import zlib
 
 import numpy as np
@@ -18,7 +19,12 @@ class PopularityRanker(Ranker):
 
     def fit(self, train: pd.DataFrame, items: pd.DataFrame) -> "PopularityRanker":
         super().fit(train, items)
-        counts = train.groupby("item_id").size() if train is not None and len(train) else pd.Series(dtype=float)
+        # users, not rows: a user who re-rated an item counts once (as in the other baselines' matrix)
+        counts = train.groupby("item_id")["user_id"].nunique() if train is not None and len(train) else pd.Series(dtype=float)
+        unknown = int((~counts.index.isin(items["item_id"])).sum()) if len(counts) else 0
+        if unknown:  # counted and said, not silently dropped by the reindex below
+            self.stats["train_items_not_in_catalog"] += unknown
+            warnings.warn(f"popularity: {unknown} trained item(s) are not in the catalog; they were left out", stacklevel=2)
         self._counts = counts.reindex(items["item_id"]).fillna(0.0).to_dict()
         return self
 

@@ -81,15 +81,23 @@ def test_empty_candidates_and_unknown_items(fitted, catalog):
         ranker.score(catalog.query(case), [case.candidates[0], 999_999])
 
 
+def _counted(ranker, before) -> set:
+    """The stats a call changed, besides the query count: what the ranker reported doing."""
+    return {k for k, v in ranker.stats.items() if v != before.get(k, 0)} - {"queries"}
+
+
 def test_empty_query_is_clear_error_or_reported(fitted, catalog):
-    """An empty profile gets one clear error (ValueError) or finite scores; never a crash or NaN."""
+    """An empty profile gets one clear error (ValueError) or finite scores and a counted fallback."""
     spec, ranker = fitted
+    before = dict(ranker.stats)
     try:
         scores = ranker.score(Query(user_id=-1), catalog.cases[0].candidates)
     except ValueError as exc:
         assert "empty" in str(exc).lower()
     else:
         assert np.all(np.isfinite(scores))
+        if ranker.personalised:  # scores for nobody in particular: how they were made must be counted
+            assert _counted(ranker, before), f"{spec.name} scored an empty query and counted no fallback"
 
 
 def test_history_with_an_unknown_item(fitted, catalog):
@@ -98,12 +106,16 @@ def test_history_with_an_unknown_item(fitted, catalog):
     case = catalog.cases[0]
     q = Query(user_id=case.user_id, history=case.history + (999_999,), ratings=case.ratings + (5.0,),
               profile=case.profile)
+    before = dict(ranker.stats)
     try:
         scores = ranker.score(q, case.candidates)
     except (ValueError, UnknownItemError) as exc:
         assert "999999" in str(exc) or "unknown" in str(exc).lower() or "catalog" in str(exc).lower()
     else:
         assert np.all(np.isfinite(scores))
+        if ranker.personalised and ranker.uses == ("history",):  # it reads only the history: count what it skipped
+            assert any("catalog" in k or "unknown" in k for k in _counted(ranker, before)), (
+                f"{spec.name} skipped an unknown history item without counting it: {dict(ranker.stats)}")
 
 
 def test_rank_frame(fitted, catalog):

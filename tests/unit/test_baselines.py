@@ -13,6 +13,7 @@ from recnb.scores.base import Query
 from recnb.scores.ease import EASERanker
 from recnb.scores.implicit_mf import ALSRanker, BPRRanker
 from recnb.scores.itemknn import ItemKNNRanker
+from recnb.scores.popularity import PopularityRanker
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +96,67 @@ def test_item_knn_explains_with_a_watched_title(catalog):
     frame = r.rank(catalog.query(case), case.candidates, k=3)
     titles = set(catalog.items.title)
     assert all(w.startswith("watched together with ") and w.split("with ", 1)[1] in titles for w in frame.why)
+
+
+def test_training_rows_outside_the_catalog_are_counted_and_said(catalog):
+    import pandas as pd
+
+    extra = pd.DataFrame([dict(user_id=1, item_id=77777, rating=5.0, timestamp=1)] * 3)
+    train = pd.concat([catalog.train, extra], ignore_index=True)
+    for r in (ItemKNNRanker(), EASERanker(), ALSRanker(), PopularityRanker()):
+        with pytest.warns(UserWarning, match="not in the catalog"):
+            r.fit(train, catalog.items)
+        assert r.stats["train_rows_not_in_catalog"] + r.stats["train_items_not_in_catalog"] > 0, r.name
+
+
+def test_history_items_no_training_user_touched_are_counted(catalog):
+    # in the catalog but never interacted with: item-kNN and ALS learned nothing about them
+    cold = int(catalog.items.item_id.iloc[0])
+    train = catalog.train[catalog.train.item_id != cold]
+    case = next(c for c in catalog.cases if cold not in c.history)
+    for r in (ItemKNNRanker(), ALSRanker(), EASERanker()):
+        r.fit(train, catalog.items)
+        with_cold = r.score(Query(user_id="new", history=case.history + (cold,)), case.candidates)
+        np.testing.assert_allclose(with_cold, r.score(Query(user_id="new", history=case.history), case.candidates))
+        assert r.stats["history_items_without_interactions"] == 1, r.name
+        with pytest.raises(ValueError, match="training users interacted with"):
+            r.score(Query(user_id="new", history=(cold,)), case.candidates)
+
+
+def test_ease_counts_history_items_outside_its_modelled_items(catalog):
+    r = EASERanker(max_items=5).fit(catalog.train, catalog.items)
+    inside = [int(i) for i in r.data.item_ids[r.kept]]
+    outside = [int(i) for i in catalog.items.item_id if i not in set(inside)]
+    r.score(Query(user_id=1, history=(inside[0], outside[0], outside[1])), inside[1:4])
+    assert r.stats["history_items_outside_model"] == 2 and r.stats["fallback_history_outside_model"] == 0
+
+
+def test_bpr_reads_an_edited_history_of_a_known_user(catalog):
+    r = BPRRanker().fit(catalog.train, catalog.items)
+    space = next(c for c in catalog.cases if c.group == "space")
+    other = next(c for c in catalog.cases if c.group != "space")
+    own = r.score(catalog.query(space), space.candidates)
+    edited = r.score(Query(user_id=space.user_id, history=other.history), space.candidates)
+    assert not np.allclose(own, edited)  # the trained factors used to answer whatever the history said
+    assert r.stats["history_differs_from_training"] == 1 and r.stats["fallback_fold_in_mean"] == 1
+    np.testing.assert_allclose(r.score(catalog.query(space), space.candidates), own)  # own history: learned factors
+
+
+def test_item_knn_is_not_its_own_neighbour(catalog):
+    r = ItemKNNRanker().fit(catalog.train, catalog.items)
+    assert r.similarity.diagonal().max() == 0
+    case = catalog.cases[0]
+    h = case.history[0]
+    q = Query(user_id="new", history=(h,))
+    s = r.score(q, [h] + list(case.candidates[:3]))
+    assert s[0] == 0.0  # a watched item gets nothing from itself
+    assert r.why(q, [h], s[:1]) == ["no neighbour in your history"]
+
+
+def test_popularity_counts_users_not_rating_rows(catalog):
+    import pandas as pd
+
+    train = pd.DataFrame(dict(user_id=[1, 1, 1, 2, 3], item_id=[10, 10, 10, 11, 11], rating=5.0, timestamp=range(5)))
+    items = pd.DataFrame(dict(item_id=[10, 11], title=["A", "B"]))
+    r = PopularityRanker().fit(train, items)
+    assert r.score(Query(user_id=9), [10, 11]).tolist() == [1.0, 2.0]

@@ -34,6 +34,9 @@ function messageNode(msg) {
     const list = el("div", "recnb-chat-items");
     msg.items.forEach((it) => list.appendChild(itemCard(it)));
     node.appendChild(list);
+    // the reply's text below its header is the item lines (shown as cards) and then the notes:
+    // what could not be applied must still be read
+    (msg.notes || []).forEach((n) => node.appendChild(el("div", "recnb-chat-note", n)));
   }
   if (msg.role === "assistant" && msg.action) {
     const meta = el("div", "recnb-chat-meta");

@@ -30,6 +30,10 @@ function render({ model, el: root }) {
 
   let waiting = false;
   const send = () => {
+    if (!input.value.trim()) {  // nothing to rank: the kernel would answer with a status it already has
+      status.textContent = "Type a request first.";
+      return;
+    }
     waiting = true;
     root.classList.add("recnb-cr-busy");
     status.textContent = "Ranking…";

@@ -12,6 +12,7 @@ or changed statement text is embedded.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 
@@ -139,20 +140,23 @@ class LiveProfile:
     # -- editing --------------------------------------------------------------------------
     def apply(self, edit: Edit | dict) -> EditResult:
         """Apply one edit, re-rank the whole catalog and diff the top-k. Raises ProfileEditError on a bad edit."""
-        t0 = time.perf_counter()
         edit = edit if isinstance(edit, Edit) else Edit.from_dict(edit)
-        before = self.state
-        _, entry = self.history.apply(edit)
-        return self._result(before, entry, t0)
+        return self._step(lambda: self.history.apply(edit))
 
     def undo(self) -> EditResult:
-        t0 = time.perf_counter()
-        before = self.state
-        _, entry = self.history.undo()
-        return self._result(before, entry, t0)
+        return self._step(self.history.undo)
 
     def redo(self) -> EditResult:
+        return self._step(self.history.redo)
+
+    def _step(self, change) -> EditResult:
+        """Change the history, then re-rank; if re-ranking fails (the encoder, memory), the history is
+        put back, so the profile shown and the one ranked never differ by an edit nobody saw ranked."""
         t0 = time.perf_counter()
-        before = self.state
-        _, entry = self.history.redo()
-        return self._result(before, entry, t0)
+        before, saved = self.state, copy.deepcopy(self.history)
+        _, entry = change()
+        try:
+            return self._result(before, entry, t0)
+        except Exception:
+            self.history, self.state = saved, before
+            raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anywidget
+import traitlets
 
 _PACKAGE = Path(__file__).resolve().parent.parent  # .../recnb
 _CANDIDATES = (
@@ -77,6 +78,17 @@ class KitWidget(anywidget.AnyWidget):
                 cls._css = _joined(cls._prelude, name, "css")
         # anywidget turns Path values of _esm/_css into (optionally watched) file contents.
         super().__init_subclass__(**kwargs)
+
+    def set_state(self, sync_data):
+        """Values from the page. One the kernel refuses (a click on a card of a ranking that has
+        since been replaced) is said in ``error`` where the widget has one, and the kernel's values
+        are sent back, so page and kernel never diverge; ipywidgets would only log the error."""
+        try:
+            super().set_state(sync_data)
+        except traitlets.TraitError as exc:
+            if self.has_trait("error"):
+                self.error = str(exc)
+            self.send_state([k for k in sync_data if self.has_trait(k)])
 
 
 def _joined(prelude: tuple[str, ...], name: str, ext: str):

@@ -60,8 +60,9 @@ class ChatWidget(KitWidget):
             return None
         finally:
             self.busy = False
+            # the turn may have updated the beliefs before failing: the panel shows what the next turn uses
+            self._sync_beliefs()
         self._append(self._turn_message(turn))
-        self._sync_beliefs()
         return turn
 
     def edit(self, belief_id: str, text: str, kind: str | None = None):
@@ -121,7 +122,7 @@ class ChatWidget(KitWidget):
                           + (f" · dir. {' & '.join(f['director'][:2])}" if f.get("director") else "")})
         return {"role": "assistant", "text": turn.reply, "items": items, "intent": turn.intent, "action": turn.action,
                 "source": turn.source, "fallback": turn.fallback, "added": list(turn.added), "removed": list(turn.removed),
-                "seconds": round(turn.seconds, 3)}
+                "notes": list(turn.notes), "seconds": round(turn.seconds, 3)}
 
     def _sync_beliefs(self):
         state = self.recommender.belief

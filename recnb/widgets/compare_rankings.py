@@ -48,7 +48,7 @@ class CompareRankings(KitWidget):
         self.errors: Counter = Counter()
         self._catalog = _catalog_lookup(items_df)
         columns = list(items_df.columns) if items_df is not None else []
-        self._facts = [c for c in (facts or DEFAULT_FACT_COLUMNS) if c in columns][:max_facts]
+        self._facts = [c for c in (DEFAULT_FACT_COLUMNS if facts is None else facts) if c in columns][:max_facts]
         super().__init__(k=k, request=request, **kwargs)
         self.columns = [{"name": n, "items": [], "error": None, "seconds": None} for n in self.rankers]
         if request.strip():

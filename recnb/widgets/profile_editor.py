@@ -70,6 +70,10 @@ class ProfileEditor(KitWidget):
         except (ProfileEditError, NothingToUndo) as exc:
             self.error = str(exc)
             return None
+        except Exception as exc:  # re-ranking failed (the live profile put the edit back): shown, not lost in a log
+            self.error = f"{type(exc).__name__}: {exc} (the edit was not applied)"
+            self._publish(None)
+            return None
         self.error = ""
         self.last = result
         self._publish(result)

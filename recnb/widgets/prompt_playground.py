@@ -94,8 +94,9 @@ class PromptPlayground(KitWidget):
         if missing:
             raise ValueError(f"no candidates for user(s) {missing[:5]}")
         self.llm, self.items, self.train = llm, items, train
-        self.queries, self.candidates = dict(queries), {u: list(c) for u, c in candidates.items()}
-        self.targets = dict(targets or {})
+        # ids as plain Python values: a numpy id makes numpy booleans below, which the kernel cannot send
+        self.queries, self.candidates = dict(queries), {u: [_plain(c) for c in cs] for u, cs in candidates.items()}
+        self.targets = {u: _plain(t) for u, t in (targets or {}).items()}
         self.max_history = max_history
         self.catalog = Catalog(items)
         self._rankers: dict = {}
@@ -176,7 +177,7 @@ class PromptPlayground(KitWidget):
 
     def _show_candidates(self):
         u = self.user
-        self.candidates_view = [{"item_id": _plain(c), "title": self.catalog[c], "is_target": c == self.targets.get(u)}
+        self.candidates_view = [{"item_id": _plain(c), "title": self.catalog[c], "is_target": bool(c == self.targets.get(u))}
                                 for c in self.candidates.get(u, [])]
 
     # -- running ------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ class PromptPlayground(KitWidget):
         warned = {k: v for k, v in delta.items() if v and k in WARNING_KEYS}
         target = self.targets.get(user)
         rows = [{"item_id": _plain(r.item_id), "title": self.catalog[r.item_id], "score": float(r.score), "rank": int(r.rank),
-                 "is_target": r.item_id == target} for r in frame.itertuples()]
+                 "is_target": bool(r.item_id == target)} for r in frame.itertuples()]
         return {
             "items": rows, "errors": errors, "warnings": warned, "hallucinated": list(last.get("hallucinated", [])),
             "notes": list(last.get("notes", [])), "seconds": round(float(last.get("seconds", time.perf_counter() - t0)), 3),
@@ -256,4 +257,7 @@ class PromptPlayground(KitWidget):
                 cols.setdefault(row["item_id"], {"title": row["title"]})[f"rank {side}"] = row["rank"]
                 cols[row["item_id"]][f"score {side}"] = row["score"]
         df = pd.DataFrame.from_dict(cols, orient="index")
+        if df.empty:  # a run on zero candidates: an empty table, not a KeyError
+            return pd.DataFrame(columns=["title"] + [f"{k} {side}" for side, r in zip("AB", self.results)
+                                                     if not r.get("error") for k in ("rank", "score")])
         return df.sort_values("rank A" if "rank A" in df else "rank B" if "rank B" in df else "title")

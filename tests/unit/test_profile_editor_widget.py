@@ -88,3 +88,20 @@ def test_deleting_everything_says_so(editor):
     for s in list(editor.statements):
         editor.apply({"op": "delete", "id": s["id"]})
     assert editor.ranking == [] and editor.metrics["notes"] and len(editor.dropped) == 10
+
+
+def test_a_failed_re_rank_is_shown_and_the_edit_is_put_back(editor, monkeypatch):
+    before = [s["text"] for s in editor.statements]
+    undo_before = editor.live.history.can_undo
+
+    def broken(*a, **k):
+        raise MemoryError("encoder ran out of memory")
+
+    monkeypatch.setattr(editor.live.scorer, "scores", broken)
+    _front_end(editor, op="add", text="I like westerns")
+    assert "MemoryError" in editor.error and "not applied" in editor.error
+    assert [s.text for s in editor.live.profile] == before == [s["text"] for s in editor.statements]
+    assert editor.live.history.can_undo == undo_before == editor.can_undo
+    monkeypatch.undo()
+    _front_end(editor, op="add", text="I like westerns")
+    assert editor.error == "" and [s["text"] for s in editor.statements] == before + ["I like westerns"]

@@ -106,3 +106,18 @@ def test_a_belief_read_against_its_heading_shows_why(chat):
     chat.add("no horror films", "like")  # added under Likes, but the sentence says no
     shown = next(b for b in chat.beliefs if "horror" in b["text"].lower())
     assert shown["kind"] == "dislike" and shown["note"]
+
+
+def test_a_turn_that_fails_after_reading_keeps_the_panel_true_and_notes_reach_the_page(catalog, lex):
+    class FailsToRank(ConversationalRecommender):
+        def recommend(self):
+            raise RuntimeError("ranking failed")
+
+    w = ChatWidget(FailsToRank(catalog, lexicon=lex))
+    w.send("a crime movie from the 1970s")
+    held = [b.text for b in w.recommender.belief]
+    assert held and [b["text"] for b in w.beliefs] == held  # the panel showed [] while the recommender held them
+    ok = ChatWidget(ConversationalRecommender(catalog, lexicon=lex))
+    turn = ok.send("a crime movie, no comedies from the 90s")
+    assert turn.notes and ok.messages[-1]["notes"] == turn.notes  # sent apart: the page shows them under the cards
+    assert "msg.notes" in asset("chat.js").read_text()

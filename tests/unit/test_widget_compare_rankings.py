@@ -146,3 +146,16 @@ def test_request_rankers_three_columns(tmp_path):
     assert lengths == sorted(lengths) and 3 not in reranked
     assert all(3 not in w.ranking(c["name"]) for c in w.columns)
     assert "bi-encoder #" in w.columns[2]["items"][0]["why"]
+
+
+def test_no_facts_asked_means_none_shown_and_a_stale_click_is_refused_back():
+    w = CompareRankings({"a": fixed([1, 2, 3])}, CATALOG, k=3, request="heist", facts=[])
+    assert all(not it.get("facts") for c in w.columns for it in c["items"])  # facts=[] showed the defaults
+    w.rankers = {"a": fixed([4, 5])}
+    w.submit("another")
+    front_end_update(w, selected=1)  # a card of the previous ranking, clicked while it was replaced
+    assert w.selected is None  # refused (the kernel's value goes back to the page), not an uncaught TraitError
+    front_end_update(w, selected=4)
+    assert w.selected == 4
+    js = asset("compare_rankings.js").read_text()
+    assert "Type a request first." in js  # an empty box is answered on the page, never left at "Ranking…"

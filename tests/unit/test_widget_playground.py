@@ -171,3 +171,20 @@ def test_permuted_ranker_shows_its_base_rankers_warnings(llm, synth):
     assert a["error"] is None and b["error"] is None
     assert b["warnings"].get("truncated_prompts", 0) >= 1  # a longer history than max_history=1
     assert a["warnings"].get("truncated_prompts", 0) >= 1  # the same, counted by the base ranker as base_truncated_prompts
+
+
+def test_numpy_ids_serialise_and_zero_candidates_compare(synth):
+    # a kernel serialises the state: numpy ids made numpy booleans ("Can't clean for JSON: np.False_")
+    import numpy as np
+
+    c = synth.cases[0]
+    w = PromptPlayground(ScriptedLLM("nothing"), synth.items, {c.user_id: synth.query(c)},
+                         {c.user_id: np.asarray(c.candidates)}, targets={c.user_id: np.int64(sorted(c.relevant)[0])},
+                         train=synth.train)
+    json.dumps({k: v for k, v in w.get_state().items() if not isinstance(v, (bytes, memoryview))})
+    assert all(type(r["is_target"]) is bool for r in w.candidates_view) and sum(r["is_target"] for r in w.candidates_view) == 1
+    empty = PromptPlayground(ScriptedLLM("nothing"), synth.items, {c.user_id: synth.query(c)}, {c.user_id: []},
+                             train=synth.train)
+    empty.run()
+    table = empty.compare()  # raised KeyError: 'title'
+    assert table.empty and "title" in table.columns

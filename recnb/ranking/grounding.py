@@ -157,6 +157,10 @@ class TitleMatcher:
                 return self._keys[n], float(score), False
         return None, 0.0, False
 
+    def pick(self, ids: Sequence, year: int | None):
+        """Of ids sharing a title key (remakes), the one of ``year`` when written and known, else the first."""
+        return next((i for i in ids if year is not None and self.years[i] == year), ids[0])
+
     def best(self, text: str, among: Sequence | None = None) -> tuple:
         """(item id, similarity 0-100) of the best match at or above the threshold, else (None, best score).
 
@@ -170,7 +174,7 @@ class TitleMatcher:
             hit = process.extractOne(_sort_tokens(key), self._sorted, scorer=fuzz.ratio) if key and self._keys else None
             return None, float(hit[1]) if hit else 0.0
         ids = [i for i in self.by_key[k] if among is None or i in among]
-        return next((i for i in ids if year is not None and self.years[i] == year), ids[0]), sim
+        return self.pick(ids, year), sim
 
 
 def ground(text_or_lines, candidates: Sequence, titles: Mapping, catalog_titles: Mapping | None = None,
@@ -212,7 +216,7 @@ def ground(text_or_lines, candidates: Sequence, titles: Mapping, catalog_titles:
             out_k, out_sim, out_exact = cat.best_key(key, is_outside_key)
             if out_k is not None and (k is None or out_exact or out_sim >= sim):
                 ids = cat.by_key[out_k]
-                g.outside.append((line, next((i for i in ids if year is not None and cat.years[i] == year), ids[0])))
+                g.outside.append((line, cat.pick(ids, year)))
                 continue
         if k is None:
             g.invalid.append(line)

@@ -249,7 +249,19 @@ class ConversationalRecommender:
         record = self.catalog.record(ref) if ref is not None else None
         beliefs, notes = nlu.critique_beliefs(parse.critique, record, self.lex, turn.index)
         turn.notes += notes
-        self._apply(beliefs + list(parse.beliefs), turn)
+        # A like a critique only guesses ("lighter": Comedy) gives way to what the person said outright
+        # ("no comedy"): it would otherwise replace their dislike without a word. What the critique
+        # says about the criticised item itself (its dark genres, its director) still applies.
+        own = [b for b in self.belief if b.source in ("user", "edited")] + list(parse.beliefs)
+        kept = []
+        for b in beliefs:
+            clash = next((o for o in own if _contradicts(b, o)), None) if b.kind == "like" else None
+            if clash is None:
+                kept.append(b)
+            else:
+                turn.notes.append(f"You said {clash.text!r} ({clash.kind}), so I kept that rather than "
+                                  f"read {b.text!r} as a {b.kind} from your critique.")
+        self._apply(kept + list(parse.beliefs), turn)
         self.rejected.update(self.shown)
         self._recommend_into(turn)
 

@@ -178,6 +178,16 @@ def test_lighter_removes_dark_genres_of_the_criticised_item(cr, catalog):
     assert "like: Thriller films" in t.removed and any(b.kind == "dislike" and b.text == "Thriller films" for b in cr.belief)
 
 
+def test_a_critique_does_not_overrule_a_stated_dislike(cr, catalog):
+    # "lighter" guesses Comedy; it replaced the person's own "no comedy" without a word
+    cr.turn("a crime movie from the 1970s, no comedy")
+    t = cr.turn("something lighter")
+    assert any(b.kind == "dislike" and b.text == "Comedy films" for b in cr.belief)
+    assert not any(b.kind == "like" and b.text == "Comedy films" for b in cr.belief)
+    assert any("kept that rather than" in n for n in t.notes) and "kept that rather than" in t.reply
+    assert all("Comedy" not in catalog.record(i)["genres"].split("|") for i in t.items)
+
+
 def test_questions_are_answered_from_facts(cr, catalog):
     cr.turn("a crime movie by Michael Mann")
     assert 6 in cr.shown

@@ -9,9 +9,14 @@ profile's first ``max_likes`` / ``max_dislikes`` statements, the same cut the tr
 get (:func:`recnb.tuning.examples.render_question`).
 
 The registered "llm-lora" loads the adapter shipped in the package (trained with this kit's code on
-16 examples from the bundled data's training split; its recipe and training report are in its
-``recnb_tuning.json``), or the cached/retrained one when the settings differ
+16 examples from the bundled data's training split, seed 0; its recipe and training report are in
+its ``recnb_tuning.json``), or the cached/retrained one when the settings differ
 (:func:`recnb.tuning.store.cached_adapter`).
+
+``fit`` checks the training data against the ratings the adapter learned from
+(:meth:`recnb.tuning.lora.LoraModel.check_data`): data that holds one of them out (another split
+seed, a custom split, a subset) is refused with a clear error, since the adapter may know its
+held-out items; other data sets are allowed, and ``data_check`` / ``describe()`` say which case it was.
 """
 from __future__ import annotations
 
@@ -34,8 +39,23 @@ class LoraPointwiseRanker(LLMPointwiseRanker):
         llm = model.llm if self.tuned is not None else model
         super().__init__(llm, template=template, shots=shots, max_history=max_history)
         self.max_likes, self.max_dislikes = max_likes, max_dislikes
+        self.data_check: str | None = None  # set by fit: "checked", "other data", "unchecked" (or None: untuned)
         if name:
             self.name = name
+
+    def fit(self, train, items):
+        if self.tuned is not None:
+            # Before anything else: an adapter that learned a rating this data holds out would leak it.
+            self.data_check = self.tuned.check_data(train) if train is not None else "unchecked"
+            if self.data_check == "unchecked":
+                import warnings
+
+                why = ("no training data was given to compare with" if train is None else
+                       "the adapter has no record of the ratings it was trained on (examples from "
+                       "recnb.tuning.build_examples record them)")
+                warnings.warn(f"{self.name}: nothing checks that the adapter never saw this data's held-out items: "
+                              f"{why}", UserWarning, stacklevel=2)
+        return super().fit(train, items)
 
     def question(self, query: Query, item_id) -> tuple[str, str]:
         """(shared prefix, the item's continuation) as scored: what a training example must match."""
@@ -59,6 +79,7 @@ class LoraPointwiseRanker(LLMPointwiseRanker):
                  tuned=self.tuned is not None)
         if self.tuned is not None:
             d["adapter"] = {k: self.tuned.meta.get(k) for k in ("key", "n_examples", "negatives", "folder") if k in self.tuned.meta}
+            d["adapter"]["data_check"] = self.data_check
         return d
 
 

@@ -19,10 +19,16 @@ Everything comes from the *training* part of a split, so nothing a protocol hold
 
 Labels are balanced (half Yes, half No) and every example comes from a different user while
 there are users left.
+
+Each example also keeps the hashes of the ratings it was built from (``rows``: the history before
+the cut, and the rated item at the cut), so a trained adapter can tell which ratings it learned
+from, and the ``llm-lora`` ranker can refuse data that holds one of them out (see
+:meth:`recnb.tuning.lora.LoraModel.check_data`).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import hashlib
+from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -47,6 +53,8 @@ class TuningExample:
     answer: str
     n_history: int = 0
     cut: int = 0
+    #: row_hashes of the training ratings the question was built from (empty: not recorded)
+    rows: tuple = field(default=(), repr=False, compare=False)
 
     @property
     def prompt(self) -> str:
@@ -98,9 +106,28 @@ def render_question(llm, template, catalog, query, item_id, max_history: int | N
     return prefix, pattern.replace(ITEM_SENTINEL, title)
 
 
+RATING_KEY = ("user_id", "item_id", "timestamp")
+
+
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """One uint64 per rating, from its (user_id, item_id, timestamp): the same rating hashes the same in any frame."""
+    missing = [c for c in RATING_KEY if c not in frame.columns]
+    if missing:
+        raise ValueError(f"ratings lack column(s) {missing}")
+    return pd.util.hash_pandas_object(frame[list(RATING_KEY)], index=False).to_numpy(dtype=np.uint64)
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 of a ratings frame's sorted row hashes: the same ratings in any row order give the same value."""
+    return hashlib.sha256(np.sort(row_hashes(frame)).tobytes()).hexdigest()
+
+
 def _user_histories(train: pd.DataFrame) -> dict:
+    """{user: (item ids, ratings, row hashes)}, oldest first (ties keep the frame's order, i.e. the split's)."""
     t = train.sort_values(["user_id", "timestamp"], kind="mergesort")
-    return {u: (g["item_id"].to_numpy(), g["rating"].to_numpy(dtype=float)) for u, g in t.groupby("user_id", sort=True)}
+    t = t.assign(_h=row_hashes(t))
+    return {u: (g["item_id"].to_numpy(), g["rating"].to_numpy(dtype=float), g["_h"].to_numpy())
+            for u, g in t.groupby("user_id", sort=True)}
 
 
 def build_examples(train, items: pd.DataFrame, llm, n: int, seed: int = 0, negatives: str = "unseen",
@@ -148,7 +175,7 @@ def build_examples(train, items: pd.DataFrame, llm, n: int, seed: int = 0, negat
         for u in order:
             if want[0] + want[1] == 0:
                 break
-            ids, ratings = histories[u]
+            ids, ratings, hashes = histories[u]
             lo = max(min_history, len(ids) - last_cuts)
             if negatives == "unseen":
                 label = 1 if want[1] >= want[0] else 0  # alternate so both halves fill evenly
@@ -183,8 +210,11 @@ def build_examples(train, items: pd.DataFrame, llm, n: int, seed: int = 0, negat
             query = Query(user_id=u, history=tuple(hist.tolist()), ratings=tuple(rats.tolist()),
                           profile=profile_from_history(items, hist, rats, user_id=u))
             prefix, cont = render_question(llm, template, catalog, query, item, max_history, max_likes, max_dislikes)
+            # What the question was built from: the history before the cut, plus the rating at the cut
+            # when the asked item is it (a "Yes", or any "rated" label); an "unseen" No item is no rating.
+            used = hashes[:cut + 1] if item == ids[cut] else hashes[:cut]
             examples.append(TuningExample(u, item, label, prefix, cont, pos_token if label else neg_token,
-                                          n_history=len(hist), cut=cut))
+                                          n_history=len(hist), cut=cut, rows=tuple(int(h) for h in used)))
             want[label] -= 1
     order_out = rng.permutation(len(examples))
     return [examples[i] for i in order_out]

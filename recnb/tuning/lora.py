@@ -12,9 +12,15 @@ is applied when the base is quantized.
 The loss is TALLRec's: next-token cross-entropy over the whole vocabulary on the answer token(s)
 only ("Yes" / "No"), never on the prompt. The prompt is tokenised exactly as
 ``LocalLLM.score`` tokenises it at ranking time (prefix and continuation separately).
+
+A saved adapter records the base it was trained on (name and shape), its quantization, and the
+ratings its examples were built from; ``LoraModel.load`` refuses another base, format or
+quantization (``check=False`` overrides), and :meth:`LoraModel.check_data` refuses a training frame
+that holds out a rating the adapter learned from.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import hashlib
@@ -29,7 +35,57 @@ from typing import Sequence
 import numpy as np
 
 META_FILE = "recnb_tuning.json"
-FORMAT = "recnb.lora-adapter/1"
+#: /2: the meta records the base's identity and the ratings the adapter learned from (/1 did not).
+FORMAT = "recnb.lora-adapter/2"
+
+
+class AdapterMismatchError(ValueError):
+    """A saved adapter was made for another base model, quantization or file format."""
+
+
+def base_identity(llm) -> dict:
+    """The base model's name and shape: what an adapter saved on it must be loaded onto again."""
+    cfg = getattr(getattr(llm, "model", None), "config", None)
+    shape = {k: getattr(cfg, k, None) for k in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")}
+    return {"name": getattr(llm, "name", ""), **shape}
+
+
+def _quantization(llm):
+    q = getattr(llm, "quantization", None)
+    return None if q in (None, "none") else q
+
+
+def _py(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _training_record(examples) -> dict | None:
+    """{users, counts, rows}: per user, the sorted row hashes of the ratings the examples were built from.
+
+    None when any example carries no rows (made by hand, not by build_examples): then nothing can be checked.
+    """
+    if not examples or any(not getattr(e, "rows", ()) for e in examples):
+        return None
+    by_user: dict = {}
+    for e in examples:
+        by_user.setdefault(_py(e.user_id), set()).update(int(h) for h in e.rows)
+    users = list(by_user)
+    rows = [np.array(sorted(by_user[u]), dtype=np.uint64) for u in users]
+    return {"users": users, "counts": [len(r) for r in rows], "rows": np.concatenate(rows)}
+
+
+def _record_to_json(rec: dict | None):
+    if rec is None:
+        return None
+    raw = np.asarray(rec["rows"], dtype="<u8").tobytes()
+    return {"users": rec["users"], "counts": rec["counts"], "rows_uint64_base64": base64.b64encode(raw).decode("ascii")}
+
+
+def _record_from_json(d: dict | None):
+    if not d:
+        return None
+    rows = np.frombuffer(base64.b64decode(d["rows_uint64_base64"]), dtype="<u8").astype(np.uint64)
+    return {"users": list(d["users"]), "counts": [int(c) for c in d["counts"]], "rows": rows}
 
 
 @dataclass(frozen=True)
@@ -140,7 +196,7 @@ class LoraModel:
     """
 
     def __init__(self, llm, settings: LoraSettings | None = None, adapter_dir: str | os.PathLike | None = None,
-                 copy_base: bool = True, gradient_checkpointing: bool | None = None):
+                 copy_base: bool = True, gradient_checkpointing: bool | None = None, check: bool = True):
         import torch
         from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
 
@@ -150,7 +206,19 @@ class LoraModel:
             raise ValueError("LoraModel needs a loaded LocalLLM (recnb.load_llm(...)); this one has no model "
                              "(unloaded, or a backend without local weights such as an HTTP server)")
         self.base_name = getattr(llm, "name", "")
-        self.quantization = getattr(llm, "quantization", None)
+        self.quantization = _quantization(llm)
+        self.base_identity = base_identity(llm)
+        #: the ratings the adapter learned from (set by train(), kept by save/load); None: not recorded
+        self.trained_on: dict | None = None
+        saved_meta = None
+        if adapter_dir is not None:
+            adapter_dir = Path(adapter_dir)
+            if not (adapter_dir / "adapter_config.json").exists():
+                raise FileNotFoundError(f"{adapter_dir.resolve()} holds no LoRA adapter (adapter_config.json missing)")
+            meta_path = adapter_dir / META_FILE
+            saved_meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+            if check:  # before the (costly) copy of the base
+                self._check_saved(saved_meta, adapter_dir)
         base = llm.model
         quantized = _is_quantized(base)
         if quantized and copy_base:
@@ -166,13 +234,10 @@ class LoraModel:
             base.enable_input_require_grads()
         self.meta: dict = {}
         if adapter_dir is not None:
-            adapter_dir = Path(adapter_dir)
-            if not (adapter_dir / "adapter_config.json").exists():
-                raise FileNotFoundError(f"{adapter_dir.resolve()} holds no LoRA adapter (adapter_config.json missing)")
             self.peft = PeftModel.from_pretrained(base, str(adapter_dir), is_trainable=False)
-            meta_path = adapter_dir / META_FILE
-            self.meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+            self.meta = saved_meta
             self.meta["folder"] = str(adapter_dir)
+            self.trained_on = _record_from_json(self.meta.get("trained_on"))
             self.settings = LoraSettings(**self.meta["settings"]) if self.meta.get("settings") else (settings or LoraSettings())
         else:
             self.settings = settings or LoraSettings()
@@ -189,6 +254,66 @@ class LoraModel:
         if self._handed is not None:
             self._handed.clear_prefix_cache()
         self.report: TrainReport | None = None
+
+    def _check_saved(self, meta: dict, folder: Path) -> None:
+        """Raise AdapterMismatchError unless ``meta`` was saved by this format on this base and quantization."""
+        problems = []
+        if meta.get("format") != FORMAT:
+            problems.append(f"format {meta.get('format')!r} (this code reads {FORMAT!r})" if meta
+                            else f"no {META_FILE} (so its base and format are unknown)")
+        if meta:
+            saved = meta.get("base_identity") or {"name": meta.get("base")}
+            diff = [f"{k} {saved.get(k)!r} vs {self.base_identity.get(k)!r}" for k in sorted(saved)
+                    if saved.get(k) != self.base_identity.get(k)]
+            if diff:
+                problems.append("base model (saved vs this one): " + ", ".join(diff))
+            if meta.get("quantization") != self.quantization:
+                problems.append(f"quantization {meta.get('quantization')!r} (this base: {self.quantization!r})")
+        if problems:
+            raise AdapterMismatchError(
+                f"{folder.resolve()} was saved for another setup: {'; '.join(problems)}. An adapter scores as it "
+                "was trained and measured only on the base it was trained on: load that base, or pass check=False "
+                "to load it anyway (its scores will differ).")
+
+    def check_data(self, train) -> str:
+        """Is ``train`` (the ratings a ranker is fitted on) safe for this adapter? "checked", "other data" or "unchecked".
+
+        The adapter learned from some users' ratings (``trained_on``). Where ``train`` holds some of a
+        user's learned ratings but not all, it holds out a rating the adapter saw (another split, a
+        custom split, a subset): the adapter may know that user's held-out item, so this raises
+        ValueError. "checked": every learned rating of every user ``train`` shares is in it;
+        "other data": ``train`` shares no learned rating (another data set: nothing of it was learned);
+        "unchecked": the adapter has no record of what it learned from.
+        """
+        from recnb.tuning.examples import row_hashes
+
+        rec = self.trained_on
+        if rec is None:
+            return "unchecked"
+        try:
+            known = row_hashes(train)
+        except ValueError as exc:  # a rating is identified by (user, item, timestamp): without them nothing can be compared
+            raise ValueError(f"cannot check the training data against the ratings this adapter learned from: {exc}") from None
+        have = np.isin(rec["rows"], known)
+        bounds = np.cumsum([0] + list(rec["counts"]))
+        shared, partial = 0, []
+        for u, a, b in zip(rec["users"], bounds[:-1], bounds[1:]):
+            got = have[a:b]
+            if got.any():
+                shared += 1
+                if not got.all():
+                    partial.append((u, int((~got).sum()), int(b - a)))
+        if partial:
+            u, miss, n = partial[0]
+            recipe = self.meta.get("recipe") or {}
+            where = (f" (trained on {recipe.get('dataset')!r}, split_seed={recipe.get('split_seed')})" if recipe else "")
+            raise ValueError(
+                f"this adapter{where} learned from {sum(p[1] for p in partial)} rating(s) of {len(partial)} user(s) that "
+                f"the training data it is fitted on holds out (e.g. user {u!r}: {miss} of the {n} ratings it learned from "
+                "are missing): it may know their held-out items. Train an adapter on this split's training part "
+                "(recnb.tuning.store.cached_adapter(llm, settings, recipe, dataset=..., split=protocol.split); "
+                "compare_tuning does so for its protocol).")
+        return "checked" if shared else "other data"
 
     # ---- facts
     @property
@@ -314,6 +439,7 @@ class LoraModel:
             self._clear_caches()
         secs = time.perf_counter() - t0
         n_seen = len(encoded) * s.epochs
+        self.trained_on = _training_record(examples)
         self.report = TrainReport(
             n_examples=len(encoded), epochs=s.epochs, steps=len(losses), seconds=secs,
             examples_per_second=n_seen / secs if secs else float("nan"),
@@ -350,17 +476,22 @@ class LoraModel:
         cfg["base_model_name_or_path"] = self.base_name
         cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
         (folder / "README.md").unlink(missing_ok=True)
-        meta = {"format": FORMAT, "base": self.base_name, "quantization": self.quantization,
-                "settings": self.settings.to_dict(), "report": self.report.to_dict() if self.report else None,
-                **(extra or {})}
+        meta = {"format": FORMAT, "base": self.base_name, "base_identity": self.base_identity,
+                "quantization": self.quantization, "settings": self.settings.to_dict(),
+                "report": self.report.to_dict() if self.report else None,
+                "trained_on": _record_to_json(self.trained_on), **(extra or {})}
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, default=float) + "\n")
         self.meta = meta
         return folder
 
     @classmethod
-    def load(cls, llm, folder: str | os.PathLike, copy_base: bool = True) -> "LoraModel":
-        """A saved adapter on (a copy of) ``llm``'s weights, ready to score."""
-        return cls(llm, adapter_dir=folder, copy_base=copy_base)
+    def load(cls, llm, folder: str | os.PathLike, copy_base: bool = True, check: bool = True) -> "LoraModel":
+        """A saved adapter on (a copy of) ``llm``'s weights, ready to score.
+
+        check: refuse (AdapterMismatchError) an adapter saved with another format, on another base
+        (name, model type, sizes) or with another quantization; False loads it anyway.
+        """
+        return cls(llm, adapter_dir=folder, copy_base=copy_base, check=check)
 
     def unload(self) -> None:
         """Drop the adapted copy of the weights (the shared base model is untouched)."""

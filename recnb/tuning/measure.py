@@ -5,13 +5,17 @@ One call, :func:`compare_tuning`, runs on one :class:`~recnb.evaluation.protocol
 
 * ``zero-shot``: the untuned model, the pointwise Yes/No prompt the tuned model is trained on;
 * ``few-shot``: the same prompt with ``shots`` worked examples from the user's own history;
-* ``lora-<n>``: LoRA adapters trained on ``n`` TALLRec-style examples from the training split
-  (16 / 64 / 256 by default; cached adapters are reused);
+* ``lora-<n>``: LoRA adapters trained on ``n`` TALLRec-style examples from the training part of
+  the protocol's own split (16 / 64 / 256 by default; cached adapters are reused);
 * the registered ID baselines (popularity, item-kNN, BPR, ALS...) on the same users.
 
-Ranking metrics and their bootstrap CIs come from the harness (:mod:`recnb.evaluation.leaderboard`);
-AUC is added per user with scikit-learn's ``roc_auc_score`` (the positive vs the 19 negatives, ties
-count half) and pooled over all users' candidates (TALLRec's AUC), with a bootstrap CI over users.
+Ranking metrics and their bootstrap CIs come from the harness (:mod:`recnb.evaluation.leaderboard`).
+AUC is read the harness's way too, so it never flatters a model the ranks do not: per user it is
+``(n - rank) / (n - 1)`` from the harness's pessimistic rank of the positive among ``n`` candidates
+(a negative tied with the positive counts as ranked above it; a user whose scoring failed has the
+worst rank, AUC 0); pooled over all users' candidates (TALLRec's AUC) ties count against the model
+and a failed user's positive scores below, its negatives above, everything. The table shows how
+many users failed and how many had ties next to the AUC, and a bootstrap CI over users.
 """
 from __future__ import annotations
 
@@ -55,30 +59,60 @@ class _Recorder:
         return s
 
 
-def auc_per_user(recorder: _Recorder, run) -> pd.Series:
-    """roc_auc_score of each evaluated user's target vs its negatives (failed users count 0.5: all tied)."""
-    from sklearn.metrics import roc_auc_score
+def _failed(err) -> bool:
+    return err is not None and not (isinstance(err, float) and np.isnan(err))
 
-    out = {}
+
+def auc_per_user(recorder: _Recorder, run) -> pd.Series:
+    """Each evaluated user's AUC (target vs its negatives) from the harness's pessimistic rank: (n - rank) / (n - 1).
+
+    With one positive that is the share of negatives scored strictly below it: a tied negative
+    counts against the model, and a failed user (worst rank) gets 0, as in every ranking metric.
+    """
+    pu = run.per_user
+    n = pu["n_candidates"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = np.where(n > 1, (n - pu["rank"].to_numpy(dtype=float)) / (n - 1), np.nan)
+    return pd.Series(auc, index=pu["user_id"].to_numpy(), name="auc")
+
+
+def tied_users(recorder: _Recorder, run) -> int:
+    """Users (not failed) whose target's score equals at least one negative's: their AUC counts the tie as a loss."""
+    n = 0
     for u, target, err in run.per_user[["user_id", "target", "error"]].itertuples(index=False):
-        if err is not None and not (isinstance(err, float) and np.isnan(err)) or u not in recorder.scores:
-            out[u] = 0.5
+        if _failed(err) or u not in recorder.scores:
             continue
         cands, s = recorder.scores[u]
-        out[u] = float(roc_auc_score(cands == target, s))
-    return pd.Series(out, name="auc")
+        s = np.where(np.isnan(s), -np.inf, s)  # NaN is the worst score, as in the harness
+        pos = cands == target
+        n += bool(np.isin(s[~pos], s[pos]).any())
+    return int(n)
 
 
 def pooled_auc(recorder: _Recorder, run) -> float:
-    """One AUC over every (user, candidate) pair, TALLRec's way (scores compared across users too)."""
-    from sklearn.metrics import roc_auc_score
+    """One AUC over every (user, candidate) pair, TALLRec's way (scores compared across users too), pessimistic.
 
-    y, s = [], []
-    for u, target in run.per_user[["user_id", "target"]].itertuples(index=False):
-        if u in recorder.scores:
-            c, sc = recorder.scores[u]
-            y.append(c == target), s.append(sc)
-    return float(roc_auc_score(np.concatenate(y), np.concatenate(s))) if y else float("nan")
+    A positive wins against a negative only with a strictly higher score (ties lose), and a failed
+    user enters at its worst: its positive below every negative, its negatives above every positive.
+    """
+    pos, neg = [], []
+    for u, target, err, n in run.per_user[["user_id", "target", "error", "n_candidates"]].itertuples(index=False):
+        if _failed(err) or u not in recorder.scores:
+            pos.append(np.array([-np.inf]))
+            neg.append(np.full(int(n) - 1, np.inf))
+            continue
+        c, sc = recorder.scores[u]
+        is_pos = c == target
+        pos.append(np.where(np.isnan(sc[is_pos]), -np.inf, sc[is_pos]))
+        neg.append(np.where(np.isnan(sc[~is_pos]), np.inf, sc[~is_pos]))
+    if not pos:
+        return float("nan")
+    p, q = np.concatenate(pos), np.sort(np.concatenate(neg))
+    if not len(p) or not len(q):
+        return float("nan")
+    # searchsorted(left): how many negatives score strictly below each positive (-inf beats nothing)
+    wins = np.searchsorted(q, p, side="left")
+    return float(wins.sum() / (len(p) * len(q)))
 
 
 @dataclass
@@ -93,6 +127,7 @@ class TuningComparison:
     reports: dict = field(default_factory=dict)  # name -> TrainReport
     n_examples: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    tied: dict = field(default_factory=dict)  # name -> users whose target tied with a negative (counted as a loss)
 
     def auc_ci(self, name: str) -> dict:
         from recnb.evaluation.bootstrap import bootstrap_ci
@@ -117,7 +152,8 @@ class TuningComparison:
                 row["AUC"] = a["mean"]
                 row["AUC CI"] = f"[{a['ci_low']:.3f}, {a['ci_high']:.3f}]"
                 row["pooled AUC"] = self.pooled.get(name, float("nan"))
-                row["failed users"] = run.failed_users
+                row["failed users"] = run.failed_users  # each at the worst rank: AUC 0
+                row["tied users"] = self.tied.get(name)  # target tied with a negative: the tie counts as a loss
             else:
                 row["note"] = run.message
             rep = self.reports.get(name)
@@ -130,7 +166,7 @@ class TuningComparison:
             rnd.update({m: base[m] for m in metrics if m in base})
             rows.append(rnd)
         frame = pd.DataFrame(rows)
-        for col in ("users", "failed users"):
+        for col in ("users", "failed users", "tied users"):
             if col in frame:
                 frame[col] = frame[col].astype("Int64")
         return frame
@@ -174,7 +210,9 @@ def compare_tuning(dataset, llm=None, sizes=DEFAULT_SIZES, n_users: int = 100, p
     tuned: adapters trained elsewhere, {row name: LoraModel}, evaluated as "tuned" rows (e.g. the one a
     notebook just trained); they are not unloaded.
     retrain: train every adapter now (and refresh the cache); by default adapters trained before with the
-    same recipe and settings are loaded from the cache (recnb.tuning.store) and their stored reports used.
+    same recipe, data, split and settings are loaded from the cache (recnb.tuning.store) and their stored
+    reports used. The ``lora-<n>`` adapters learn from the training part of ``protocol.split`` (so from
+    nothing the protocol holds out); the ``tuned`` ones are checked against it when fitted.
     """
     from dataclasses import replace
 
@@ -215,7 +253,9 @@ def compare_tuning(dataset, llm=None, sizes=DEFAULT_SIZES, n_users: int = 100, p
         recipe = {"n_examples": int(n), "seed": seed, "negatives": negatives}
         name = f"lora-{n}"
         t0 = time.perf_counter()
-        model = cached_adapter(llm, s, recipe, dataset=dataset, progress=progress, retrain=retrain)
+        # The protocol's own data and split: an adapter from another split could know its held-out items.
+        model = cached_adapter(llm, s, recipe, dataset=protocol.dataset, split=protocol.split, progress=progress,
+                               retrain=retrain)
         rep = model.report
         if rep is None and model.meta.get("report"):
             from recnb.tuning.lora import TrainReport
@@ -241,4 +281,5 @@ def compare_tuning(dataset, llm=None, sizes=DEFAULT_SIZES, n_users: int = 100, p
         run_one(b, specs[b].factory(resources), "id baseline")
     lb = Leaderboard(protocol.describe(), runs, meta={"source": "recnb.tuning.measure.compare_tuning"})
     return TuningComparison(lb, {n: auc_per_user(r, lb.run(n)) for n, r in recorders.items()},
-                            {n: pooled_auc(r, lb.run(n)) for n, r in recorders.items()}, kinds, trained_now, reports, n_ex, secs)
+                            {n: pooled_auc(r, lb.run(n)) for n, r in recorders.items()}, kinds, trained_now, reports, n_ex, secs,
+                            {n: tied_users(r, lb.run(n)) for n, r in recorders.items()})

@@ -205,13 +205,23 @@ def test_ranker_asks_exactly_the_training_question(llm, dataset, split):
 
 
 def test_shipped_adapter_matches_the_default_recipe_and_loads(llm):
+    import recnb
     from recnb.tuning.store import DEFAULT_RECIPE, DEFAULT_SETTINGS, adapter_folder, bundled_folder
+
+    from recnb.evaluation.protocols import data_fingerprint
+    from recnb.tuning.store import frame_fingerprint
 
     folder = bundled_folder(llm)
     assert folder is not None, "the default adapter is not shipped: run python -m recnb.tuning.store --bundle"
     tuned = LoraModel.load(llm, folder)
     assert tuned.meta["key"] == adapter_folder(llm).name == folder.name
-    assert tuned.meta["recipe"] == DEFAULT_RECIPE and tuned.settings == DEFAULT_SETTINGS
+    recipe = tuned.meta["recipe"]
+    assert {k: recipe[k] for k in DEFAULT_RECIPE} == DEFAULT_RECIPE and tuned.settings == DEFAULT_SETTINGS
+    # the data it was trained on is in its recipe (and so in its folder name), not only the data set's name
+    ds = recnb.load_dataset(DEFAULT_RECIPE["dataset"])
+    assert recipe["data_fingerprint"] == data_fingerprint(ds)
+    assert recipe["split_fingerprint"] == frame_fingerprint(ds.split(seed=DEFAULT_RECIPE["split_seed"]).train)
+    assert tuned.trained_on is not None and len(tuned.trained_on["rows"]) > 0
     assert tuned.meta["report"]["n_examples"] == DEFAULT_RECIPE["n_examples"]
     assert any("lora_A" in n for n, _ in tuned.peft.named_parameters())
 
@@ -248,6 +258,8 @@ def test_compare_tuning_table_auc_and_json(tiny_llm, dataset, monkeypatch, tmp_p
     assert list(table["model"]) == ["zero-shot", "few-shot", "lora-2", "popularity", "no-such-ranker", "random (analytic)"]
     ran = table[table["model"].isin(["zero-shot", "few-shot", "lora-2", "popularity"])]
     assert (ran["users"] == 3).all() and ran["AUC"].between(0, 1).all()
+    # failures and ties are counted next to the AUC (both count against the model)
+    assert {"failed users", "tied users"} <= set(table.columns) and (ran["tied users"] >= 0).all()
     assert "is registered" in table.set_index("model").loc["no-such-ranker", "note"]
     assert res.trained_now["lora-2"] and res.reports["lora-2"].n_examples == 2
     # With one positive among n candidates and no ties, per-user AUC = (n - rank) / (n - 1) from the harness's rank.

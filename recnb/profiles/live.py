@@ -5,7 +5,7 @@ This is the model behind the editor widget (the widget only displays what it ret
     live = LiveProfile(scorer, profile, exclude=seen_items, held_out=test_items)
     result = live.apply(Edit("add", text="I dislike horror films"))
     result.diff        # up / down / new / dropped, with the statement that caused each move
-    result.ndcg_after  # this user's NDCG@10 on held-out items, before vs after
+    result.ndcg_after  # this user's NDCG@k on held-out items, before vs after
 
 Retrieval is one matrix product over the precomputed item vectors (see ProfileScorer); only a new
 or changed statement text is embedded.
@@ -46,13 +46,14 @@ class EditResult:
     ndcg_after: float | None
     seconds: float
     notes: list = field(default_factory=list)
+    k: int = 10  # the cut-off of the top and of the NDCG
 
     def summary(self) -> str:
         counts = self.diff["status"].value_counts().to_dict() if len(self.diff) else {}
         moved = ", ".join(f"{counts[s]} {s}" for s in ("up", "down", "new", "dropped") if counts.get(s))
         nd = ""
         if self.ndcg_after is not None:
-            nd = f"; NDCG@10 {self.ndcg_before:.3f} -> {self.ndcg_after:.3f}"
+            nd = f"; NDCG@{self.k} {self.ndcg_before:.3f} -> {self.ndcg_after:.3f}"
         return f"{self.entry or 'start'}: {moved or 'no change in the top'}{nd} ({self.seconds * 1000:.0f} ms)"
 
 
@@ -131,11 +132,11 @@ class LiveProfile:
         diff = self._diff(before, after)
         notes = ["the profile is empty: add a statement to get recommendations"] if after.empty else []
         if not after.empty and not after.profile.likes:
-            # a dislike only pushes items down (-w * max(z, 0)): about half the catalog ties at 0
+            # a dislike only pushes items down (-w * max(z - margin, 0)): most of the catalog ties at 0
             notes.append("the profile has only dislikes: they push items down, so the order of the rest is "
                          "arbitrary; add something you like")
         return EditResult(entry, after.profile, self.top(after), diff, self.ndcg(before), self.ndcg(after),
-                          time.perf_counter() - t0, notes)
+                          time.perf_counter() - t0, notes, self.k)
 
     # -- editing --------------------------------------------------------------------------
     def apply(self, edit: Edit | dict) -> EditResult:

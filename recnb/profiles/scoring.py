@@ -6,10 +6,10 @@ is embedded without the polarity words, each catalog item gets a standardised si
 (z-score over the whole catalog, so statements are comparable), and the polarity decides the sign:
 
     score(item) = sum over likes    of  weight * z(item, statement)
-                - sum over dislikes of  weight * max(z(item, statement), 0)
+                - sum over dislikes of  weight * max(z(item, statement) - DISLIKE_MARGIN, 0)
 
-A dislike only pushes down items closer to its topic than the catalog average; it never lifts
-unrelated items. The score is a sum of per-statement contributions, so a statement's attribution
+A dislike only pushes down items clearly about its topic (more than DISLIKE_MARGIN standard
+deviations closer than the catalog average); it never lifts unrelated items. The score is a sum of per-statement contributions, so a statement's attribution
 (the score change when it is removed) is exactly its contribution.
 """
 from __future__ import annotations
@@ -40,6 +40,13 @@ def _one_thread(active: bool):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+#: A dislike pushes down only items this many standard deviations closer to its topic than
+#: average. At 0 (anything closer than average) "I dislike Horror films" pushed down 41% of the
+#: non-horror movies of movielens-small and put 39% of its push on horror ones; at 1, 8% and 67%,
+#: still reaching 62% of the horror movies (embeddings of "X films" are close for every X).
+DISLIKE_MARGIN = 1.0
 
 
 class EmptyProfileError(ValueError):
@@ -114,7 +121,7 @@ class ProfileScorer:
             z = z[:, rows]
         weights = np.array([s.weight for s in stmts], dtype=np.float32)[:, None]
         like = np.array([s.polarity == "like" for s in stmts])[:, None]
-        contrib = np.where(like, weights * z, -weights * np.maximum(z, 0.0))
+        contrib = np.where(like, weights * z, -weights * np.maximum(z - DISLIKE_MARGIN, 0.0))
         return stmts, contrib
 
     def scores(self, profile: Profile, rows: np.ndarray | None = None) -> np.ndarray:

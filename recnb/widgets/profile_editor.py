@@ -17,6 +17,11 @@ from recnb.profiles.live import EditResult, LiveProfile
 from recnb.widgets._assets import KitWidget
 
 
+def _text(value):
+    """A cause sentence, or None (pandas gives NaN where nothing caused the move; NaN is no JSON)."""
+    return None if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
 def _num(v):
     """pandas/numpy number or NA -> int / float / None (JSON-friendly)."""
     try:
@@ -104,14 +109,14 @@ class ProfileEditor(KitWidget):
                    "status": "same", "before_rank": int(r.rank), "cause": None, "cause_delta": None}
             if diff is not None and r.item_id in diff.index:
                 d = diff.loc[r.item_id]
-                row.update(status=d.status, before_rank=_num(d.before_rank), cause=d.cause, cause_delta=_num(d.cause_delta))
+                row.update(status=d.status, before_rank=_num(d.before_rank), cause=_text(d.cause), cause_delta=_num(d.cause_delta))
             ranking.append(row)
         self.ranking = ranking
         dropped = []
         if diff is not None:
             for item_id, d in diff[diff.status == "dropped"].iterrows():
                 dropped.append({**self._item(item_id), "before_rank": _num(d.before_rank), "after_rank": _num(d.after_rank),
-                                "cause": d.cause, "cause_delta": _num(d.cause_delta)})
+                                "cause": _text(d.cause), "cause_delta": _num(d.cause_delta)})
         self.dropped = dropped
         ndcg_now = live.ndcg()
         self.metrics = {

@@ -105,3 +105,13 @@ def test_a_failed_re_rank_is_shown_and_the_edit_is_put_back(editor, monkeypatch)
     monkeypatch.undo()
     _front_end(editor, op="add", text="I like westerns")
     assert editor.error == "" and [s["text"] for s in editor.statements] == before + ["I like westerns"]
+
+
+def test_the_published_state_is_strict_json(editor):
+    import json
+
+    # rows that rose because others fell have no cause: NaN there made every edit warn
+    # "Out of range float values are not JSON compliant" in the notebook
+    _front_end(editor, op="add", text="I dislike Horror films")
+    json.dumps({"ranking": editor.ranking, "dropped": editor.dropped, "metrics": editor.metrics}, allow_nan=False)
+    assert any(r["cause"] is None for r in editor.ranking)

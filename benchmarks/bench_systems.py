@@ -31,11 +31,11 @@ def _records(frame, n=4):
 
 def intent_row(catalog, policy: str, llm, examples, lex) -> dict:
     """Intent reading on the labelled messages: accuracy, fallback rate, seconds per message."""
-    from recnb.systems.conversation import evaluate_intents
+    from recnb.systems.conversation import evaluate_intents, intent_summary
 
-    df = evaluate_intents(catalog, policy, llm, examples, lexicon=lex)
-    return {"policy": policy, "examples": len(df), "accuracy": _round(df.correct.mean()),
-            "fallback_rate": _round(df.fallback.notna().mean()), "mean_s": _round(df.seconds.mean())}
+    row = intent_summary(policy, evaluate_intents(catalog, policy, llm, examples, lexicon=lex))
+    row["mean_s"] = row.pop("seconds_per_message")
+    return {k: _round(v) if isinstance(v, float) else v for k, v in row.items()}
 
 
 def simulator_inputs(ds, split, targets) -> tuple[dict, dict]:

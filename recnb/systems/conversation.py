@@ -472,6 +472,19 @@ def _contradicts(a: Belief, b: Belief) -> bool:
                for x in a.constraints for y in b.constraints)
 
 
+def intent_summary(policy: str, reads) -> dict:
+    """One row for a policy's reads (a frame from :func:`evaluate_intents`).
+
+    ``accuracy`` is what the conversation gets: a malformed LLM answer falls back to the rules.
+    ``own_accuracy`` counts only messages the policy read right by itself, so the rules' work is
+    not credited to an LLM policy.
+    """
+    own = reads.correct & reads.fallback.isna() if policy != "rules" else reads.correct
+    return {"policy": policy, "examples": len(reads), "accuracy": float(reads.correct.mean()),
+            "own_accuracy": float(own.mean()), "fallback_rate": float(reads.fallback.notna().mean()),
+            "seconds_per_message": float(reads.seconds.mean())}
+
+
 def evaluate_intents(catalog, policy: str, llm=None, examples=None, lexicon=None, **kwargs) -> "pd.DataFrame":
     """Read each labelled message with ``policy``: one row per message (predicted, correct, fallback, seconds)."""
     import pandas as pd

@@ -376,3 +376,16 @@ def test_bundled_model_turns_complete_and_fallbacks_are_counted(catalog, lex, ll
     cj = ConversationalRecommender(catalog, llm, policy="llm-json", lexicon=lex, max_new_tokens=32)
     t = cj.turn("I want a crime movie with Al Pacino")
     assert t.items and t.llm_output is not None and cj.stats["llm_calls"] == 1
+
+
+def test_an_llm_policy_is_not_credited_with_what_the_rules_read(catalog, lex):
+    from recnb.systems.conversation import evaluate_intents, intent_summary
+    from recnb.systems.nlu import INTENT_EXAMPLES
+
+    examples = INTENT_EXAMPLES[:4]
+    llm = ScriptedLLM(["not json at all"] * 20)  # every answer malformed: the rules read each message
+    reads = evaluate_intents(catalog, "llm-json", llm, examples, lexicon=lex)
+    row = intent_summary("llm-json", reads)
+    assert row["fallback_rate"] == 1.0 and row["own_accuracy"] == 0.0 and row["accuracy"] > 0
+    rules = intent_summary("rules", evaluate_intents(catalog, "rules", None, examples, lexicon=lex))
+    assert rules["own_accuracy"] == rules["accuracy"]

@@ -9,15 +9,17 @@
 # 2. look at one person's history;
 # 3. write their taste as a short **natural-language profile**;
 # 4. retrieve a top-10 from the whole catalog with a **bi-encoder** (all-MiniLM-L6-v2 + FAISS);
-# 5. show it in the kit's ranked-list widget and a plotly chart, and check where the item the
-#    person actually watched next landed.
+# 5. show it in the kit's ranked-list widget and a plotly chart, and check where the movie the
+#    person actually rated next (their held-out test item) landed.
 #
 # Later notebooks go deeper into each step (see the README for the map).
 
 # %% tags=parameters
-TINY = False  # the test suite sets TINY = True: a smaller catalog so the tour runs in seconds
-USER_ID = None  # None picks the first user whose profile has at least three "likes"
-K = 10
+# The test suite runs this notebook with TINY set to True (a smaller catalog, so the tour runs in seconds).
+# Comments on the parameter lines below stay free of equals signs and colons, so papermill can parse them.
+TINY = False  # True runs a smaller catalog in seconds
+USER_ID = None  # None picks the first user whose profile has at least three likes
+K = 10  # how many movies to recommend
 
 # %%
 import time
@@ -50,27 +52,35 @@ print(f"{len(ratings):,} ratings by {ratings.user_id.nunique()} users on {len(it
 items[["item_id", "title", "year", "genres", "director", "description"]].head(3)
 
 # %% [markdown]
-# A **temporal leave-one-out split**: each user's latest rating is held out as the test item;
-# everything we show the models comes from the training part.
+# A **temporal leave-one-out split**: each user's latest rating is held out as the **test** item,
+# and the rating just before it as a **validation** item (later notebooks tune on it). Scoring the
+# test item, the history is everything before it: the training ratings *and* the validation
+# rating (`split.train_valid`). Everything we show the model here comes from that history.
 
 # %%
 split = ds.split(seed=0)
-train, test = split.train, split.test
-print(f"train {len(train):,} ratings, test {len(test):,} users (one held-out item each)")
+known, test = split.train_valid, split.test  # known: train + valid, everything before each test item
+parts = len(split.train) + len(split.valid) + len(test)
+dropped = f"; {split.repeats_dropped} earlier ratings of re-rated movies dropped" if split.repeats_dropped else ""
+print(f"{len(split.train):,} train + {len(split.valid):,} valid + {len(test):,} test = {parts:,} of "
+      f"{len(ratings):,} ratings{dropped}; {len(test):,} users have a test item, {len(split.valid):,} of them "
+      f"also a validation item")
 
 # %% [markdown]
 # ## 2 · One person's history
 
 # %%
-def pick_user(train, items, min_likes=3):
-    for uid in sorted(train.user_id.unique()):
-        if len(profile_for_user(train, items, uid).likes) >= min_likes:
+def pick_user(known, items, min_likes=3):
+    for uid in sorted(known.user_id.unique()):
+        if len(profile_for_user(known, items, uid).likes) >= min_likes:
             return uid
     raise ValueError("no user has enough liked items for a profile")
 
-user = USER_ID if USER_ID is not None else pick_user(train, items)
-history = train[train.user_id == user].sort_values("timestamp").merge(items[["item_id", "title", "year", "genres"]], on="item_id")
-print(f"user {user}: {len(history)} ratings in training")
+user = USER_ID if USER_ID is not None else pick_user(known, items)
+history = split.history(user, include_valid=True).sort_values("timestamp").merge(
+    items[["item_id", "title", "year", "genres"]], on="item_id")
+print(f"user {user}: {len(history)} ratings before their test item "
+      f"({len(split.history(user))} train + {len(history) - len(split.history(user))} valid)")
 history.sort_values("rating", ascending=False).head(8)[["title", "year", "genres", "rating"]]
 
 # %% [markdown]
@@ -80,7 +90,7 @@ history.sort_values("rating", ascending=False).head(8)[["title", "year", "genres
 # movies each sentence was drawn from as evidence. Notebook 03 lets you edit it.
 
 # %%
-profile = profile_for_user(train, items, user)
+profile = profile_for_user(known, items, user)
 for s in profile.statements:
     print(f"{s.polarity:8} w={s.weight:.2f}  {s.text:45}  evidence: {len(s.evidence)} movies")
 
@@ -102,7 +112,7 @@ print(query.profile_text)
 # %% tags=first-recommendation
 catalog = items if not TINY else items[items.item_id.isin(
     pd.concat([history.item_id, test.item_id, items.item_id.iloc[:1500]]))]
-ranker = BiEncoderRanker(recnb.load_encoder("minilm")).fit(train, catalog)
+ranker = BiEncoderRanker(recnb.load_encoder("minilm")).fit(known, catalog)
 index = VectorIndex(ranker.item_ids, ranker.item_vectors)
 found_ids, _ = index.search(ranker.query_vector(query), k=K, exclude=history.item_id)
 top = ranker.rank(query, found_ids)
@@ -129,7 +139,9 @@ fig
 
 # %% [markdown]
 # ## 6 · A first, honest look at quality
-# Where did the movie this person actually rated next land among everything they had not seen?
+# Where did the movie this person actually rated next (their test item, rated after every movie in
+# the history above, validation item included) land among all the catalog's movies they had not
+# rated yet?
 
 # %%
 held_out = int(test.loc[test.user_id == user, "item_id"].iloc[0])
@@ -137,7 +149,7 @@ unseen = catalog.item_id[~catalog.item_id.isin(history.item_id)].to_numpy()
 scores = ranker.score(query, unseen)
 rank_of_held_out = int((scores > scores[unseen == held_out][0]).sum() + (scores == scores[unseen == held_out][0]).sum())
 title = items.set_index("item_id").title[held_out]
-print(f"held-out movie: {title!r}; rank {rank_of_held_out} of {len(unseen):,} unseen movies "
+print(f"held-out test movie: {title!r}; rank {rank_of_held_out} of {len(unseen):,} movies not in the history "
       f"(a random order puts it at {len(unseen) / 2:.0f} on average)")
 
 # %% [markdown]

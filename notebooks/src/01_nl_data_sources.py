@@ -12,11 +12,14 @@
 # | dialogues | a seeker and a recommender, turn by turn | ReDial (**format fixture**) | requests in the person's own words, with feedback |
 # | requests | the person, right now | "a funny heist movie" | intent that no rating history has |
 #
-# The last section shows where text helps most: **cold-start items** that no one rated yet.
+# The last section looks at where text can help when IDs cannot: **cold-start items** that no
+# one rated yet.
 
 # %% tags=parameters
-TINY = False  # the test suite sets TINY = True: fewer users and a smaller catalog for the text search
-N_PROFILE_USERS = 200
+# The test suite runs this notebook with TINY set to True (fewer users, a smaller catalog for the text search).
+# Comments on the parameter lines below stay free of equals signs and colons, so papermill can parse them.
+TINY = False  # True uses fewer users and a smaller catalog
+N_PROFILE_USERS = 200  # users whose profiles section 2 compares (at most 40 in tiny mode)
 
 # %%
 import shutil
@@ -36,7 +39,7 @@ from recnb.data.titles import natural_title
 from recnb.text.profile import Profile, profile_for_user
 
 if TINY:
-    N_PROFILE_USERS = 40
+    N_PROFILE_USERS = min(N_PROFILE_USERS, 40)
 
 # %% [markdown]
 # ## 1 · Item descriptions built from facts
@@ -81,8 +84,9 @@ for s in profile.statements:
     print(f"{s.polarity:8} {s.text:45} evidence: {evidence}{' ...' if len(s.evidence) > 3 else ''}")
 
 # %% [markdown]
-# How informative are these profiles across users? Many people share the same broad sentences,
-# which matters for everything text-based downstream (notebook 02 measures it).
+# How informative are these profiles across users? The cell below counts how many distinct
+# likes-texts there are and which sentences are the most common: users whose profiles read the
+# same look the same to any model that sees only the profile text.
 
 # %%
 profiles = {int(u): profile_for_user(split, items, int(u)) for u in split.users[:N_PROFILE_USERS]}
@@ -137,28 +141,32 @@ if redial_path:
     display(redial.ratings.head())
 
 # %% [markdown]
-# ## 5 · Where text helps over IDs: cold-start items
-# An item nobody rated in the training data has no ID signal at all: popularity gives it 0,
-# collaborative filtering has no vector for it. Its description still says what it is, so a text
-# model can place it. How many such items are there, and how do they fare?
+# ## 5 · Where text can help when IDs cannot: cold-start items
+# Each user's held-out **test** movie is their latest rating; everything before it is the history
+# an evaluation may use: the training ratings plus the **validation** rating just before the test
+# one (`split.train_valid`). An item nobody rated in that history has no ID signal at all:
+# popularity gives it 0, collaborative filtering has no vector for it. Its description still says
+# what it is, so a text model can place it. How many such items are there, and how do they fare?
 
 # %%
-warm = set(train["item_id"])
+known = split.train_valid  # train + valid: everything before each user's test movie
+warm = set(known["item_id"])
 cold = items[~items["item_id"].isin(warm)]
 test = split.test
 cold_test = test[test["item_id"].isin(cold["item_id"])]
-print(f"{len(cold):,} movies have no rating in training; {len(cold_test)} of {len(test)} users' held-out "
+print(f"{len(cold):,} movies have no rating in train or valid; {len(cold_test)} of {len(test)} users' held-out "
       f"test movie is one of them")
 cold[["title", "year", "genres", "description"]].head(4)
 
 # %% [markdown]
-# For the users whose next movie is cold: where does it rank among all movies they have not
-# seen, by popularity (ID counts) and by the bi-encoder matching their NL profile to descriptions?
+# For the users whose test movie is cold: where does it rank among all movies not in their
+# history (train and valid), by popularity (rating counts in train + valid) and by the bi-encoder
+# matching their NL profile (built from the same history) to descriptions?
 # Ties are counted pessimistically (a cold item tied at 0 with every other cold item ranks last
 # among them).
 
 # %%
-counts = train.groupby("item_id").size()
+counts = known.groupby("item_id").size()
 catalog = items if not TINY else items[items["item_id"].isin(
     pd.concat([cold["item_id"], counts.sort_values(ascending=False).index[:1500].to_series()]))]
 retriever = DenseRetriever(catalog, recnb.load_encoder("minilm"))
@@ -169,8 +177,8 @@ def pessimistic_rank(scores: np.ndarray, target_pos: int) -> int:
 
 rows = []
 for u, target in zip(cold_test["user_id"], cold_test["item_id"]):
-    hist = split.history(u)
-    text = Profile(profile_for_user(split, items, u).likes).to_text()
+    hist = split.history(u, include_valid=True)
+    text = Profile(profile_for_user(known, items, u).likes).to_text()
     if not text:
         continue
     unseen = catalog.loc[~catalog["item_id"].isin(hist["item_id"]), "item_id"].to_numpy()
@@ -180,18 +188,19 @@ for u, target in zip(cold_test["user_id"], cold_test["item_id"]):
     rows.append(dict(user_id=u, movie=natural_title(ds.titles[target]), candidates=len(unseen),
                      rank_popularity=pessimistic_rank(pop, pos), rank_bi_encoder=pessimistic_rank(dense, pos)))
 cold_ranks = pd.DataFrame(rows)
-print(f"{len(cold_ranks)} users with a profile and a cold next movie; median rank among ~{cold_ranks.candidates.median():.0f} "
-      f"unseen movies: popularity {cold_ranks.rank_popularity.median():.0f}, bi-encoder {cold_ranks.rank_bi_encoder.median():.0f}; "
+print(f"{len(cold_ranks)} users with a profile and a cold test movie; median rank among ~{cold_ranks.candidates.median():.0f} "
+      f"movies not in their history: popularity {cold_ranks.rank_popularity.median():.0f}, bi-encoder {cold_ranks.rank_bi_encoder.median():.0f}; "
       f"in the top 100: popularity {(cold_ranks.rank_popularity <= 100).sum()}, bi-encoder {(cold_ranks.rank_bi_encoder <= 100).sum()}")
 cold_ranks.head(10)
 
 # %% [markdown]
 # A cold movie can also be recommended **like a warm one**: its nearest neighbours by description
-# are movies people did rate, so "people who liked these may like it" works from day one.
+# can be movies people did rate (the last column counts their ratings in train + valid), and
+# "people who liked these may like it" then works from day one.
 
 # %%
 some_cold = int(cold["item_id"][cold["item_id"].isin(catalog["item_id"])].iloc[0])
 near = retriever.more_like_this(some_cold, k=5)
-near["ratings in training"] = near["item_id"].map(counts).fillna(0).astype(int)
+near["ratings (train + valid)"] = near["item_id"].map(counts).fillna(0).astype(int)
 print(f"cold movie: {natural_title(ds.titles[some_cold])} — nearest movies by description:")
-near[["rank", "title", "score", "ratings in training"]]
+near[["rank", "title", "score", "ratings (train + valid)"]]

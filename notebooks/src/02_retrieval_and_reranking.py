@@ -16,11 +16,13 @@
 # it on users it never saw. Every number below is computed by the cells that print it.
 
 # %% tags=parameters
-TINY = False  # the test suite sets TINY = True: 1,500 items, a seconds-long training run, 24 held-out users
-K = 10
+# The test suite runs this notebook with TINY set to True (1,500 items, a seconds-long training run, 24 held-out users).
+# Comments on the parameter lines below stay free of equals signs and colons, so papermill can parse them.
+TINY = False  # True runs the small training config in seconds
+K = 10  # list length for the searches, recall and NDCG
 DEPTH = 50  # the cross-encoder reranks the bi-encoder's top DEPTH
-N_EVAL_USERS = None  # None: every held-out user of the training config (150 in full mode, 24 in tiny mode)
-REQUEST = "a funny heist movie with a clever crew"
+N_EVAL_USERS = None  # None uses every held-out user of the training config (150 full, 24 tiny)
+REQUEST = "a funny heist movie with a clever crew"  # the free-text request of sections 2, 3, 5 and 9
 
 # %%
 import json
@@ -89,9 +91,9 @@ def show(frame, label):
 
 show(retriever.search(REQUEST, k=K), f"request: {REQUEST!r}")
 
-user = next(u for u in split.users if likes_text(catalog, split.history(u)))
-seen = split.history(user)["item_id"].tolist()
-profile_text = likes_text(catalog, split.history(user))
+user = next(u for u in split.users if likes_text(catalog, split.history(u, include_valid=True)))
+seen = split.history(user, include_valid=True)["item_id"].tolist()  # train + valid ratings: all before the test item
+profile_text = likes_text(catalog, split.history(user, include_valid=True))
 show(retriever.search(profile_text, k=K, exclude=seen), f"user {user}'s profile: {profile_text!r} (seen movies left out)")
 
 heat = catalog[catalog["title"].str.startswith("Heat")]
@@ -122,9 +124,12 @@ for decade in range(1910, 2020, 10):  # a decade with a few comedies, fewer than
 
 # %% [markdown]
 # ## 4 · Exact vs approximate search
-# HNSW (a graph) and IVF (clusters) trade a little recall for speed on large catalogs. At this
-# catalog's size exact search is already fast; the benchmark section `retrieval`
-# (BENCHMARKS.md) measures the same at one million vectors.
+# HNSW (a graph) and IVF (clusters) answer a query by visiting only part of the catalog, so
+# they can miss true neighbours: they trade recall for speed, and how much recall depends on
+# the index settings and the data. The `recall_at_K` column below is the share of exact search's
+# top-K that each index returns for real profile queries; read it before choosing one. At this
+# catalog's size exact search is already fast. The benchmark section `retrieval`
+# (BENCHMARKS.md) measures speed and recall at one million vectors.
 
 # %%
 n_queries = 40 if TINY else 200
@@ -141,7 +146,7 @@ for kind, params in [("flat", {}), ("hnsw", dict(M=32, ef_search=64)), ("ivf", d
         index.search(q, k=K)
     per_query = (time.perf_counter() - t) / len(queries)
     rows.append(dict(index=kind, build_s=round(build, 3), query_ms=round(per_query * 1000, 3),
-                     recall_at_10=recall_at_k(index, exact, queries, k=10)))
+                     **{f"recall_at_{K}": recall_at_k(index, exact, queries, k=K)}))
 index_table = pd.DataFrame(rows)
 index_table
 
@@ -189,41 +194,50 @@ if trained.pairs is not None:
     display(trained.pairs.groupby("kind").head(2)[["kind", "query", "text", "label"]])
 
 # %% [markdown]
-# ## 7 · Does reranking help? NDCG@10 on held-out users
-# For each held-out user: the bi-encoder's top-50 for their profile (seen movies left out), then
-# four orders of those same 50: the bi-encoder's own, BM25's, the **untrained** cross-encoder
-# (bundled MiniLM + a freshly initialised head: what training starts from) and the **trained**
-# one. The relevant item is the movie the user actually rated next (their held-out test item).
+# ## 7 · Does reranking help? NDCG@K on held-out users
+# The relevant item is each held-out user's **test** movie, their latest rating. Their history is
+# everything they rated before it: the training ratings *and* the validation rating just before
+# the test one (the protocol of `recnb.data.split`). A split made with `valid=False` keeps those
+# validation rows in `train`, so its `history(u)` is exactly that history.
+# For each held-out user: the bi-encoder's top-`DEPTH` for the profile of that history (every
+# movie in it left out), then four orders of those same `DEPTH` candidates: the bi-encoder's
+# own, BM25's, the **untrained** cross-encoder (bundled MiniLM + a freshly initialised head: what
+# training starts from) and the **trained** one, each scored by NDCG at the list length `K`.
 # Ties never flatter (the kit's pessimistic metrics); intervals are 95% bootstrap CIs over users.
 # Whatever comes out is reported as is.
 
 # %%
+eval_split = ds.split(seed=0, valid=False)  # train here is split.train_valid; test is the same
+assert len(eval_split.train) == len(split.train_valid) and eval_split.test.equals(split.test)
 untrained = fresh_head(config.max_length, config.seed)
 summary, per_user = evaluate_reranking(
     {"cross-encoder (trained)": trained.model, "cross-encoder (untrained head)": untrained},
-    info["heldout_users"][:N_EVAL_USERS], ds, split, retriever=retriever, catalog=catalog, depth=DEPTH, k=K)
+    info["heldout_users"][:N_EVAL_USERS], ds, eval_split, retriever=retriever, catalog=catalog, depth=DEPTH, k=K)
+print(f"NDCG@{K} of reordering the bi-encoder's top-{DEPTH} (history: train + valid ratings)")
 display(summary.style.hide(axis="index").format(precision=4))
 
 # %%
 by = summary.set_index("method")
-print(f"{int(by[f'target_in_top{DEPTH}'].iloc[0])} of {int(by['users'].iloc[0])} held-out users have their next movie in the "
+ndcg = f"ndcg@{K}"
+print(f"{int(by[f'target_in_top{DEPTH}'].iloc[0])} of {int(by['users'].iloc[0])} held-out users have their test movie in the "
       f"bi-encoder's top-{DEPTH}; every other user scores 0 for every method.")
 for m in ["bm25", "cross-encoder (untrained head)", "cross-encoder (trained)"]:
-    print(f"{m:32} NDCG@10 {by.loc[m, 'ndcg@10']:.4f} vs bi-encoder {by.loc['bi-encoder', 'ndcg@10']:.4f}: "
+    print(f"{m:32} NDCG@{K} {by.loc[m, ndcg]:.4f} vs bi-encoder {by.loc['bi-encoder', ndcg]:.4f}: "
           f"difference {by.loc[m, 'vs bi-encoder']} (95% CI; an interval containing 0 is no evidence either way)")
 
 # %% [markdown]
 # ## 8 · Speed vs accuracy
 # Candidates scored per second (the bi-encoder: one query encoding + dot products; BM25: sparse
-# scoring; cross-encoders: one transformer pass per pair) against NDCG@10, on this machine.
+# scoring; cross-encoders: one transformer pass per pair) against NDCG@K from section 7, on
+# this machine.
 
 # %%
-speed_accuracy_figure(summary)
+speed_accuracy_figure(summary, k=K)
 
 # %% [markdown]
 # ## 9 · Try it: one request, three rankings
 # Type a request and press Enter. Columns: the bi-encoder over the whole catalog, BM25 over the
-# whole catalog, and the trained cross-encoder reranking the bi-encoder's top-50. Each card says
+# whole catalog, and the trained cross-encoder reranking the bi-encoder's top-`DEPTH`. Each card says
 # where the other columns put that movie; click a card to highlight it everywhere
 # (`view.selected` has its id).
 

@@ -22,9 +22,10 @@
 # what matters is that the comparison is fair and the numbers are computed, not that they are big.
 
 # %% tags=parameters
+# Comments on the parameter lines below stay free of equals signs and colons, so papermill can parse them.
 TINY = False  # the test suite sets this to True (fewer users and candidates, the same code)
 N_USERS = 40  # users in the zero-shot vs few-shot comparison
-N_NEGATIVES = 19  # random unseen movies beside each user's held-out movie (LLMRank: 19)
+N_NEGATIVES = 19  # random unseen movies beside each user's held-out movie (LLMRank used 19)
 SHOTS = 3  # k for the few-shot settings
 RANKERS = ("llm-title", "llm-pointwise")
 MAX_HISTORY = 20  # most recent movies in each prompt (the prompt notes how many earlier ones were left out)

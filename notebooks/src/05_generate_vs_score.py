@@ -24,9 +24,10 @@
 # claim about the movie is checked against its facts.
 
 # %% tags=parameters
+# Comments on the parameter lines below stay free of equals signs and colons, so papermill can parse them.
 TINY = False  # the test suite sets this to True (fewer users and candidates, the same code)
 N_USERS = 20  # users in the ranking comparison (generation costs seconds per user on a CPU)
-N_NEGATIVES = 19  # random unseen movies beside the held-out one (LLMRank: 19)
+N_NEGATIVES = 19  # random unseen movies beside the held-out one (LLMRank used 19)
 RATING_USERS = 40  # users whose held-out rating is predicted
 EXPLAIN_USERS = 4  # users who get an explanation for their top recommendation
 MAX_HISTORY = 20  # most recent movies in each prompt (the prompt notes how many earlier ones were left out)

@@ -20,9 +20,11 @@
 # pipeline whose failures are counted, not hidden.
 
 # %% tags=parameters
-TINY = False  # the test suite sets TINY = True: a catalog subset, two requests, a few trials
-N_REQUESTS = 20  # requests in the hallucination measurement (tiny: 2)
-K = 5  # items retrieved per request
+# The test suite runs this notebook with TINY set to True (a catalog subset, at most two requests, a few trials).
+# Comments on the parameter lines below stay free of equals signs and colons, so papermill can parse them.
+TINY = False  # True runs a catalog subset, at most two requests and a few trials
+N_REQUESTS = 20  # requests in the hallucination measurement, 1 up to the 20 fixed ones (at most 2 in tiny mode)
+K = 5  # items retrieved per request (at most 3 in the tiny injection trials)
 
 # %%
 import json
@@ -42,8 +44,11 @@ from recnb.systems.tools import ToolBox, call_with_model
 
 pd.set_option("display.max_colwidth", 90)
 t0 = time.perf_counter()
+if not 1 <= N_REQUESTS <= len(FIXED_REQUESTS):
+    raise ValueError(f"N_REQUESTS must be between 1 and {len(FIXED_REQUESTS)}, the number of requests in "
+                     f"recnb.systems.rag.FIXED_REQUESTS; got {N_REQUESTS}")
 if TINY:
-    N_REQUESTS = 2
+    N_REQUESTS = min(N_REQUESTS, 2)
 
 # %% [markdown]
 # ## 1 · The catalog as RAG sees it
@@ -95,20 +100,33 @@ print("unsupported claims:", len(scored.report.unsupported), "of", len(scored.re
 
 # %% [markdown]
 # ## 3 · Hallucination with and without retrieval
-# A fixed set of requests, each answered twice by the same model: with the retrieved
-# passages, and from the request alone. Item rate = (invented items + real items that were
-# not retrieved) / items named; claim rate = unsupported claims / claims. 95% bootstrap CIs
-# resample requests.
+# The first `N_REQUESTS` of a fixed set of requests, each answered twice by the same model: with
+# the retrieved passages, and from the request alone. **Claim rate** = unsupported claims /
+# claims, in both conditions. An item the answer names can be wrong in two ways: **invented**
+# (no such item in the catalog), or, *with retrieval only*, a real item that was **not
+# retrieved** (without retrieval nothing is retrieved, so that check does not exist and
+# `outside_retrieved` is 0). So the table's `item_hallucination_rate`, (invented + not
+# retrieved) / items named, is the stricter rate with retrieval and only invented / items named
+# without it. The chart therefore compares the two conditions on the rates that mean the same in
+# both (claims, and invented / items named) and shows the stricter item rate for the
+# with-retrieval condition alone. The table's 95% bootstrap CIs resample requests.
 
 # %%
-answers, rows, table = run_hallucination_eval(rag, FIXED_REQUESTS[:N_REQUESTS])
+hall_requests = FIXED_REQUESTS[:N_REQUESTS]
+answers, rows, table = run_hallucination_eval(rag, hall_requests)
 table
 
 # %%
-long = table.melt(id_vars="condition", value_vars=["claim_hallucination_rate", "item_hallucination_rate"],
-                  var_name="rate", value_name="value")
+rate_labels = {"claim_hallucination_rate": "unsupported claims / claims",
+               "invented_rate": "invented items / items named",
+               "item_hallucination_rate": "(invented + not retrieved) / items named"}
+rates = table.assign(invented_rate=table["invented_items"] / table["items_named"].where(table["items_named"] > 0))
+long = rates.melt(id_vars="condition", value_vars=list(rate_labels), var_name="rate", value_name="value")
+long = long[(long["rate"] != "item_hallucination_rate") | (long["condition"] == "with retrieval")]  # undefined without
+long["rate"] = long["rate"].map(rate_labels)
 fig = px.bar(long, x="rate", y="value", color="condition", barmode="group",
-             title=f"Hallucination rates of the bundled model on {N_REQUESTS} requests", labels={"value": "rate"})
+             title=f"Hallucination rates of the bundled model on {len(hall_requests)} requests "
+                   "(the last rate exists only with retrieval)", labels={"value": "rate", "rate": ""})
 fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10))
 fig
 
@@ -139,7 +157,8 @@ print(prepare_passage(431, poisoned, Defences())[0])
 # %%
 inj_requests = FIXED_REQUESTS[:1] if TINY else FIXED_REQUESTS[:6]
 configs = {k: DEFENCE_CONFIGS[k] for k in (("none", "all") if TINY else DEFENCE_CONFIGS)}
-trials, summary = run_injection_eval(catalog, llm, inj_requests, configs, styles=("plain",), mode="score", k=3 if TINY else K)
+trials, summary = run_injection_eval(catalog, llm, inj_requests, configs, styles=("plain",), mode="score",
+                                     k=min(K, 3) if TINY else K)
 summary
 
 # %% [markdown]
@@ -187,7 +206,7 @@ tools
 
 # %%
 record = {
-    "tiny": TINY, "catalog_items": len(catalog), "requests": N_REQUESTS,
+    "tiny": TINY, "catalog_items": len(catalog), "requests": len(hall_requests),
     "hallucination": table.round(4).to_dict("records"),
     "injection": summary.round(4).to_dict("records"),
     "tools": {"valid_rate": float(tools.model_valid.mean()), "right_tool_rate": float(tools.model_right_tool.mean()),

@@ -20,11 +20,12 @@
 # beside LLMRank's published numbers.
 
 # %% tags=parameters
+# Comments on the parameter lines below stay free of equals signs and colons, so papermill can parse them.
 TINY = False  # the test suite sets this to True (fewer users, the same code)
 N_USERS = 200  # users on the sampled protocol (LLMRank used 200)
 SLOW_USERS = 200  # users for rankers that need the LLM (each costs about 1-20 s per user on a laptop CPU)
-SLOW_BUDGET_S = 300  # scoring-time budget per LLM ranker: past it the ranker stops and the table says so
-BUDGET_S = None  # scoring-time budget for every other ranker (None: no limit)
+SLOW_BUDGET_S = 300  # scoring-time budget per LLM ranker; past it the ranker stops and the table says so
+BUDGET_S = None  # scoring-time budget for every other ranker (None means no limit)
 FULL_RANKING_USERS = 200  # users for full ranking over the catalog (LLM rankers and rerankers are left out)
 FULL_RANKING_BUDGET_S = 300  # scoring-time budget per ranker on full ranking
 POSITION_RANKER = "llm-listwise-labels"  # an order-dependent ranker for the position-bias lab
@@ -34,7 +35,7 @@ POSITION_BUDGET_S = 900  # the lab stops after the user during which this many s
 SEED = 0  # which users and which negatives; change it and a new candidate file is drawn
 ML1M_PATH = None  # folder or zip of MovieLens 1M; None reads $RECNB_ML1M
 ML1M_USERS = 200
-ML1M_RANKERS = None  # None: every ranker that needs no LLM
+ML1M_RANKERS = None  # None means every ranker that needs no LLM
 SKIP_TAGS = ()  # rankers with any of these tags are listed as skipped, with the reason (tiny mode skips "llm")
 
 # %%

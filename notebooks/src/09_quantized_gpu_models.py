@@ -21,8 +21,9 @@
 # **On a CPU** this notebook explains what it would do and skips the GPU cells cleanly.
 
 # %% tags=parameters
+# Comments on the parameter lines below stay free of equals signs and colons, so papermill can parse them.
 TINY = False  # the test suite sets this to True (a tiny random model instead of a 7B one on a GPU)
-MODEL_ID = None  # a Hugging Face id or local folder; None: a random-weight Llama-2-7B-shaped model
+MODEL_ID = None  # a Hugging Face id or local folder; None means a random-weight Llama-2-7B-shaped model
 N_CANDIDATES = 20
 RANK_USERS = 5  # users ranked with a real MODEL_ID (skipped for random weights)
 

@@ -21,15 +21,17 @@
 # A 135M model is small: whatever the numbers below say is what this run measured, good or bad.
 
 # %% tags=parameters
-TINY = False  # the test suite sets TINY = True: fewer examples and users, the same code
+# The test suite runs this notebook with TINY set to True (fewer examples and users, the same code).
+# Comments on the parameter lines below stay free of equals signs and colons, so papermill can parse them.
+TINY = False  # True runs fewer examples and users, the same code
 N_TRAIN = 64  # training questions for the adapter trained step by step below (half Yes, half No)
 SIZES = (16, 64, 256)  # adapters compared in section 5 (N_TRAIN's is the one trained below; others cached)
-N_USERS = 50  # users on the sampled protocol (each LLM row scores 20 candidates per user: seconds per user on a CPU)
+N_USERS = 50  # users on the sampled protocol (each LLM row scores 20 candidates per user, seconds per user on a CPU)
 SHOTS = 2  # worked examples in the few-shot prompt
-TOP_LAYERS = 4  # adapters on the last TOP_LAYERS of 30 layers (None: all; slower on a CPU)
+TOP_LAYERS = 4  # adapters on the last TOP_LAYERS of 30 layers (None means all, slower on a CPU)
 LEARNING_RATE = 1e-2  # 2e-3 mostly shifted the Yes/No bias in a few dozen steps (see LoraSettings)
-EPOCHS = None  # None: 4 epochs for 16 questions, 2 for 64, 1 for 256 (recnb.tuning.measure.epochs_for)
-RETRAIN = False  # True: retrain the cached adapters of section 5 instead of loading them
+EPOCHS = None  # None means 4 epochs for 16 questions, 2 for 64, 1 for 256 (recnb.tuning.measure.epochs_for)
+RETRAIN = False  # True retrains the cached adapters of section 5 instead of loading them
 SEED = 0
 
 # %%
@@ -173,11 +175,16 @@ print(f"user {user}'s held-out test movie: {ds.titles[candidates[0]]!r}")
 #
 # * `zero-shot`, `few-shot`: the untuned model with the same question (few-shot adds worked
 #   examples from the user's own history);
-# * `lora-N`: adapters tuned on N questions (the one trained above, the others trained once and cached);
+# * `lora-N`: adapters tuned on N questions (the one trained above, the others trained once and cached),
+#   all from the training part of the protocol's own split, so none has seen a held-out movie (the
+#   tuned ranker checks this when it is fitted, and refuses data that holds out a rating it learned from);
 # * ID baselines (popularity, item-kNN, BPR, ALS) fitted on the same training data.
 #
 # AUC is per user (the held-out movie vs its 19 negatives) with a bootstrap CI over users; pooled
-# AUC compares scores across users too, as TALLRec's does.
+# AUC compares scores across users too, as TALLRec's does. Both are read pessimistically, like the
+# ranking metrics: a negative tied with the held-out movie counts as ranked above it, and a user
+# whose scoring failed counts at the worst rank (AUC 0). The table counts both (`failed users`,
+# `tied users`).
 
 # %%
 others = tuple(n for n in SIZES if n != N_TRAIN)

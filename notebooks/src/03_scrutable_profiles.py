@@ -85,10 +85,9 @@ pd.DataFrame([{"polarity": s.polarity, "source": s.source, "text": s.text,
 # %% [markdown]
 # ## 3 · Scoring with likes and dislikes apart
 # Each statement's topic ("horror films") is embedded without its polarity words, every item gets
-# a standardised similarity to it, and the polarity sets the sign: likes add, dislikes subtract,
-# but only from items clearly about the topic (more than one standard deviation closer than
-# average: the texts of "X films" are close for every X, and a dislike must not push down
-# everything that merely sounds like a film description). Item vectors are computed once (cached on
+# a standardised similarity to it, and the polarity sets the sign: likes add, dislikes subtract
+# (only from items closer to the topic than average, the closest the most). The texts of "X films"
+# are close for every X, so a dislike also takes a little from movies that merely sound near it. Item vectors are computed once (cached on
 # disk); an edit embeds only the sentence that changed.
 
 # %%

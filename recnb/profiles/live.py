@@ -132,7 +132,7 @@ class LiveProfile:
         diff = self._diff(before, after)
         notes = ["the profile is empty: add a statement to get recommendations"] if after.empty else []
         if not after.empty and not after.profile.likes:
-            # a dislike only pushes items down (-w * max(z - margin, 0)): most of the catalog ties at 0
+            # a dislike only pushes items down (-w * max(z, 0)): about half the catalog ties at 0
             notes.append("the profile has only dislikes: they push items down, so the order of the rest is "
                          "arbitrary; add something you like")
         return EditResult(entry, after.profile, self.top(after), diff, self.ndcg(before), self.ndcg(after),

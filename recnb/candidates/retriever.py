@@ -33,7 +33,7 @@ def _likes_only(query) -> tuple[str | None, int]:
     profile = getattr(query, "profile", None) if hasattr(query, "request") else query
     if not hasattr(profile, "likes") or not hasattr(profile, "dislikes"):
         return None, 0
-    likes = " ".join(s.text if s.text.endswith((".", "!", "?")) else s.text + "." for s in profile.likes)
+    likes = type(profile)(list(profile.likes)).to_text()  # the profile's own paragraph, likes only
     text = "\n".join(p for p in (getattr(query, "request", "") or "", likes) if p)
     return text, len(profile.dislikes)
 

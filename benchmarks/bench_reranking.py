@@ -46,7 +46,7 @@ def run(tiny: bool = False) -> dict:
     texts_of = dict(zip(catalog["item_id"], catalog["description"].fillna("")))
     latencies = []
     for u in users[:20]:
-        text = likes_text(catalog, split.history(u))
+        text = likes_text(catalog, split.history(u, include_valid=True))
         top = retriever.search(text, k=50)["item_id"].tolist()
         pairs = [(text, texts_of[i]) for i in top]
         t = time.perf_counter()

@@ -197,8 +197,8 @@ if trained.pairs is not None:
 # ## 7 · Does reranking help? NDCG@K on held-out users
 # The relevant item is each held-out user's **test** movie, their latest rating. Their history is
 # everything they rated before it: the training ratings *and* the validation rating just before
-# the test one (the protocol of `recnb.data.split`). A split made with `valid=False` keeps those
-# validation rows in `train`, so its `history(u)` is exactly that history.
+# the test one (the protocol of `recnb.data.split`; `evaluate_reranking` reads
+# `split.history(u, include_valid=True)`).
 # For each held-out user: the bi-encoder's top-`DEPTH` for the profile of that history (every
 # movie in it left out), then four orders of those same `DEPTH` candidates: the bi-encoder's
 # own, BM25's, the **untrained** cross-encoder (bundled MiniLM + a freshly initialised head: what
@@ -207,12 +207,10 @@ if trained.pairs is not None:
 # Whatever comes out is reported as is.
 
 # %%
-eval_split = ds.split(seed=0, valid=False)  # train here is split.train_valid; test is the same
-assert len(eval_split.train) == len(split.train_valid) and eval_split.test.equals(split.test)
 untrained = fresh_head(config.max_length, config.seed)
 summary, per_user = evaluate_reranking(
     {"cross-encoder (trained)": trained.model, "cross-encoder (untrained head)": untrained},
-    info["heldout_users"][:N_EVAL_USERS], ds, eval_split, retriever=retriever, catalog=catalog, depth=DEPTH, k=K)
+    info["heldout_users"][:N_EVAL_USERS], ds, split, retriever=retriever, catalog=catalog, depth=DEPTH, k=K)
 print(f"NDCG@{K} of reordering the bi-encoder's top-{DEPTH} (history: train + valid ratings)")
 display(summary.style.hide(axis="index").format(precision=4))
 

@@ -348,8 +348,9 @@ def evaluate_reranking(models: dict, users: list, dataset=None, split=None, retr
     """NDCG@k on held-out users: the bi-encoder's top-``depth`` as is, and reranked by each model.
 
     ``models``: name -> CrossEncoder. The relevant item is each user's held-out test item; the
-    candidates are the bi-encoder's top-``depth`` for the user's likes profile, seen items left
-    out. Metrics are the kit's (``recnb.evaluation.metrics``: ties never flatter), with bootstrap
+    history is train + valid (the split's protocol for scoring on test: the valid movie was seen
+    before the test one); the candidates are the bi-encoder's top-``depth`` for the likes profile
+    of that history, every seen item left out. Metrics are the kit's (``recnb.evaluation.metrics``: ties never flatter), with bootstrap
     CIs over users. Users whose test item is outside the top-``depth`` score 0 for every method
     (a reranker cannot fix retrieval); ``ndcg@k_when_retrieved`` shows the rerankers where they can act.
 
@@ -370,7 +371,7 @@ def evaluate_reranking(models: dict, users: list, dataset=None, split=None, retr
     seconds = {m: 0.0 for m in methods}
     rows, skipped = [], 0
     for u in tqdm(users, desc="held-out users", disable=not progress, leave=False):
-        hist = split.history(u)
+        hist = split.history(u, include_valid=True)
         query = likes_text(catalog, hist)
         target = split.target(u)
         if not query or target is None:

@@ -17,7 +17,7 @@ from recnb.scores.cross_encoder import (
     TRAINING_INFO, CrossEncoderNotTrainedError, CrossEncoderRanker, latest_trained, load_cross_encoder, predict_logits,
     trained_models)
 from recnb.scores.cross_encoder_training import (
-    TrainingConfig, evaluate_reranking, fresh_head, split_users, train_cross_encoder, training_catalog)
+    TrainingConfig, evaluate_reranking, fresh_head, likes_text, split_users, train_cross_encoder, training_catalog)
 
 MICRO = TrainingConfig.tiny(mode="micro", train_users=5, holdout_users=4, positives_per_user=2, catalog_items=300,
                             max_length=64, batch_size=8)
@@ -205,3 +205,27 @@ def test_resources_hand_a_pinned_cross_encoder_to_the_registry():
     pinned = object()
     ranker = all_rankers()["cross-encoder"].factory(Resources(cross_encoder=pinned))
     assert ranker.model is pinned
+
+
+def test_evaluation_history_holds_the_validation_rating(trained, dataset, split, encoder):
+    """Scoring on ``test`` uses train + valid as history (the split's protocol): the valid movie is
+    in the profile's history and never among the candidates."""
+    from recnb.candidates.retriever import DenseRetriever
+
+    catalog = training_catalog(dataset.items, split.train, MICRO.catalog_items)
+    users = trained.info["heldout_users"]
+    excluded = {}
+
+    class Recording(DenseRetriever):
+        def search(self, query, k=10, filters=None, **kw):
+            excluded[len(excluded)] = set(kw.get("exclude") or ())
+            return super().search(query, k, filters, **kw)
+
+    retriever = Recording(catalog, encoder, progress=False)
+    _, per_user = evaluate_reranking({}, users, dataset, split, retriever=retriever, catalog=catalog, depth=20,
+                                     include_bm25=False, progress=False)
+    with_valid = [(i, u) for i, u in enumerate(per_user["user_id"]) if split.target(u, "valid") is not None]
+    assert with_valid, "the fixture split should give held-out users a validation rating"
+    for i, u in with_valid:
+        assert split.target(u, "valid") in excluded[i], "the validation movie was left among the candidates"
+        assert per_user["query"].iloc[i] == likes_text(catalog, split.history(u, include_valid=True))

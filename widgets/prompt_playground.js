@@ -52,7 +52,11 @@ function resultView(result) {
   const meta = el("div", "recnb-pp-meta");
   const parts = [`${Number(result.seconds).toFixed(2)} s`, `prefix cache hits: ${result.cache_hits}`,
                  `prompt: ${result.prompt_tokens} tokens`];
-  if (result.target_rank !== null && result.target_rank !== undefined) parts.push(`held-out item at rank ${result.target_rank}`);
+  if (result.target_rank !== null && result.target_rank !== undefined) {
+    // Ties count against it (the evaluation's rule): say how many candidates share its score.
+    const ties = result.target_ties ? ` (tied with ${result.target_ties})` : "";
+    parts.push(`held-out item at rank ${result.target_rank}${ties}`);
+  }
   meta.textContent = parts.join(" · ");
   box.appendChild(meta);
 

@@ -116,7 +116,8 @@ playground = PromptPlayground(
 )
 first = playground.run()  # one run now, so the outputs below are not empty
 for side, r in zip("AB", first):
-    print(f"setting {side}: held-out movie at rank {r['target_rank']} of {len(r['items'])}, {r['seconds']:.2f} s, "
+    print(f"setting {side}: held-out movie at rank {r['target_rank']} of {len(r['items'])}"
+          + (f" (tied with {r['target_ties']}: ties count against it)" if r["target_ties"] else "") + f", {r['seconds']:.2f} s, "
           f"{r['cache_hits']} prefix cache hits, answer errors {r.get('errors') or 'none'}, prompt changes {r.get('warnings') or 'none'}"
           + (f", run failed: {r['error']}" if r["error"] else ""))
 playground

@@ -40,7 +40,7 @@ LLM_ERROR_KEYS = ("scores_at_top_logprobs_floor",)
 WARNING_KEYS = ("truncated_prompts", "demo_shortfall", "rating_rescaled", "rating_clamped", "rating_ambiguous")
 #: what a side shows when its run failed: the same keys as a good run, so a reader never meets a KeyError
 _EMPTY_RESULT = {"items": [], "errors": {}, "warnings": {}, "hallucinated": [], "notes": [], "seconds": 0.0,
-                 "cache_hits": 0, "prompt_tokens": 0, "prompt": "", "output": "", "target_rank": None,
+                 "cache_hits": 0, "prompt_tokens": 0, "prompt": "", "output": "", "target_rank": None, "target_ties": None,
                  "position_bias": None, "error": None}
 DEFAULT_SETTINGS = (
     {"template": "zero-shot", "ranker": "llm-pointwise", "shots": 0, "demo_source": "self", "text": None},
@@ -56,6 +56,19 @@ def _task_of(ranker: str) -> str:
     mod, cls = RANKERS[ranker]
     klass = getattr(importlib.import_module(mod), cls)
     return "labels" if ranker == "llm-permuted" else klass.task
+
+
+def _target_rank(rows: list) -> dict:
+    """The held-out item's rank by the evaluation's rule (``relevant_ranks``: last among equal scores, so
+    a tie never flatters), and how many other candidates share its score; None when it is not shown."""
+    from recnb.evaluation.metrics import relevant_ranks
+
+    hit = [r for r in rows if r["is_target"]]
+    if not hit:
+        return {"target_rank": None, "target_ties": None}
+    scores = np.array([r["score"] for r in rows])
+    rank = int(relevant_ranks(scores, np.array([r["is_target"] for r in rows]))[0])
+    return {"target_rank": rank, "target_ties": int((scores == hit[0]["score"]).sum() - 1)}
 
 
 def _plain(v):
@@ -227,7 +240,7 @@ class PromptPlayground(KitWidget):
             "notes": list(last.get("notes", [])), "seconds": round(float(last.get("seconds", time.perf_counter() - t0)), 3),
             "cache_hits": int(last.get("prefix_cache_hits", 0)), "prompt_tokens": int(last.get("prompt_tokens", 0)),
             "prompt": last.get("user_text", ""), "output": last.get("output", ""),
-            "target_rank": next((r["rank"] for r in rows if r["is_target"]), None),
+            **_target_rank(rows),
             "position_bias": last.get("position_bias"), "error": None,
         }
 

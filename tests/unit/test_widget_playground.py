@@ -188,3 +188,14 @@ def test_numpy_ids_serialise_and_zero_candidates_compare(synth):
     empty.run()
     table = empty.compare()  # raised KeyError: 'title'
     assert table.empty and "title" in table.columns
+
+
+def test_target_rank_never_flatters_a_tie(synth):
+    """An answer naming nothing ties every candidate: the held-out item's rank is then the worst of
+    the tie (the evaluation's rule), not the position it happened to be shown at."""
+    w = _playground(ScriptedLLM("I cannot rank these."), synth,
+                    settings=[{"template": "zero-shot", "ranker": "llm-listwise-generate"}] * 2)
+    a, _ = w.run()
+    assert len({row["score"] for row in a["items"]}) == 1  # all tied
+    assert a["target_rank"] == len(a["items"]) == 8
+    assert a["target_ties"] == 7

@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -141,6 +142,9 @@ class OpenAICompatibleLLM(LLM):
         if urllib.parse.urlsplit(base_url).password is not None:  # it would show in repr and every error
             raise ValueError("base_url holds a password (user:pass@host): put the key in an environment variable "
                              "and pass its name as api_key_env")
+        if api_key_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", api_key_env):  # the key itself, by mistake?
+            raise ValueError("api_key_env is the name of an environment variable (letters, digits, underscores) that "
+                             "holds the key, not the key itself: os.environ['MY_KEY'] = ...; api_key_env='MY_KEY'")
         self.base_url = base_url.rstrip("/")
         self.api_key_env = api_key_env
         self.timeout, self.retries = timeout, retries
@@ -161,6 +165,11 @@ class OpenAICompatibleLLM(LLM):
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
+    def _scrub(self, text: str) -> str:
+        """``text`` with the API key blanked: a server or proxy may quote it back in an error page."""
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        return text.replace(key, "***") if key else text
+
     def _request(self, method: str, route: str, body: dict | None = None, root: bool = False) -> dict:
         base = self.base_url[: -len("/v1")] if root and self.base_url.endswith("/v1") else self.base_url
         url = base + route
@@ -169,14 +178,14 @@ class OpenAICompatibleLLM(LLM):
             req = urllib.request.Request(url, data=data, method=method, headers=self._headers())
             try:
                 with _OPENER.open(req, timeout=self.timeout) as resp:
-                    raw = resp.read().decode(errors="replace")
+                    raw = self._scrub(resp.read().decode(errors="replace"))  # so no error below can quote the key
                 break
             except urllib.error.HTTPError as exc:
                 if exc.code in _REDIRECTS:  # never followed: the key would go with the request to the new host
                     raise ServerError(f"{method} {url} -> HTTP {exc.code}: the server redirects to "
                                       f"{exc.headers.get('Location')!r}; set base_url to that address "
                                       "(redirects are not followed, so the API key is not sent on)") from None
-                detail = exc.read().decode(errors="replace")[:300]
+                detail = self._scrub(exc.read().decode(errors="replace"))[:300]
                 if exc.code in _TRANSIENT and attempt < self.retries:  # busy or restarting: wait, then again
                     self.stats["http_retries"] += 1
                     time.sleep(_retry_after(exc.headers.get("Retry-After"), attempt))
@@ -189,7 +198,7 @@ class OpenAICompatibleLLM(LLM):
                     time.sleep(_retry_after(None, attempt))
                     continue
                 raise ServerError(f"cannot reach the LLM server at {url}: {exc}") from None
-        # (the key is only in the request headers, which no error message includes)
+        # (the key is only in the request headers; replies are scrubbed of it before any message quotes them)
         try:
             return json.loads(raw)
         except ValueError:

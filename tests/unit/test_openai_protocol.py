@@ -178,3 +178,24 @@ def test_a_label_outside_the_servers_top_k_is_a_reported_upper_bound(serve_scrip
 def test_a_password_in_the_url_is_refused():
     with pytest.raises(ValueError, match="api_key_env"):
         OpenAICompatibleLLM("http://lab:" + SECRET + "@127.0.0.1:9/v1")
+
+
+def test_a_reply_that_echoes_the_key_is_scrubbed_from_the_error(serve_script, monkeypatch):
+    """A server or proxy that quotes the key back ("invalid key sk-...") must not put it in the
+    exception a notebook prints; neither in an error nor in a page that is not JSON."""
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    s = serve_script({("POST", "/v1/completions"): [(401, {"error": f"invalid api key {SECRET}"}, {})],
+                      ("POST", "/v1/chat/completions"): [(200, f"<html>key {SECRET} refused</html>", {"Content-Type": "text/html"})]})
+    llm = OpenAICompatibleLLM(s.url, api_key_env=KEY_ENV)
+    with pytest.raises(ServerError, match="HTTP 401: .*invalid api key \\*\\*\\*") as err:
+        llm.generate("Hi")
+    assert SECRET not in str(err.value)
+    with pytest.raises(ServerError, match="not JSON") as err:
+        llm.chat([{"role": "user", "content": "Hi"}])
+    assert SECRET not in str(err.value)
+
+
+def test_a_key_passed_as_the_variable_name_is_refused_without_echoing_it():
+    with pytest.raises(ValueError, match="name of an environment variable") as err:
+        OpenAICompatibleLLM("http://127.0.0.1:9/v1", model="m", api_key_env=SECRET)
+    assert SECRET not in str(err.value)

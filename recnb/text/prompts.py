@@ -365,6 +365,12 @@ def render(template: PromptTemplate, llm, query, catalog: Catalog, candidates: S
         notes.append(f"the template has no {{demos}}: {len(demo_lines)} demo(s) not shown")
         demo_lines = []
     budget = llm.context_window - reserve_tokens
+    # What the person said: the profile, and the request they typed now (shown in the profile's place).
+    request = (getattr(query, "request", None) or "").strip()
+    about = " ".join(p for p in (getattr(query, "profile_text", "") or "",
+                                 f"What I am looking for now: {request}" if request else "") if p)
+    if request and "profile" not in used:
+        notes.append(f"the template has no {{profile}}: the request {request!r} is not shown")
 
     def build(n_shown: int, n_demos: int) -> tuple[str, str]:
         shown = history[len(history) - n_shown:] if n_shown else []
@@ -374,7 +380,7 @@ def render(template: PromptTemplate, llm, query, catalog: Catalog, candidates: S
                if n_shown < min(len(history), max_history or len(history)) else f"max_history={max_history}")
         note = f"\n(The {cut} earlier movie{'s' if cut != 1 else ''} I watched are not shown, {why}.)" if cut else ""
         fields = dict(
-            profile=getattr(query, "profile_text", "") or "(no profile)",
+            profile=about or "(no profile)",
             history=", ".join(catalog[i] for i in shown) or "(none)",
             history_numbered="\n".join(f"{n}. {catalog[i]}" for n, i in enumerate(shown, 1)) or "(none)",
             recent=catalog[history[-1]] if history else "(none)",
@@ -415,6 +421,6 @@ def render(template: PromptTemplate, llm, query, catalog: Catalog, candidates: S
             notes.append("the template has no {truncation_note}: the model is not told that history was cut")
     if n_dem < len(demo_lines):
         notes.append(f"dropped {len(demo_lines) - n_dem} of {len(demo_lines)} demos to fit the context window")
-    if "profile" in used and not getattr(query, "profile_text", ""):
+    if "profile" in used and not about:
         notes.append("this user has no profile: the prompt says '(no profile)' in its place")
     return RenderedPrompt(text, user, n_tok, len(history), n_hist, n_dem, notes)

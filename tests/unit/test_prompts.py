@@ -225,3 +225,19 @@ def test_chat_template_comes_from_the_tokenizer(llm, catalog):
     assert rp.text.startswith("<|im_start|>system\nYou are a movie recommender.")
     assert rp.text.endswith("<|im_start|>assistant\n")
     assert rp.n_tokens == llm.count_tokens(rp.text)
+
+
+def test_a_request_is_shown_or_its_absence_noted(catalog):
+    """The free-text request of a Query reaches the prompt (beside the profile); a template
+    without {profile} says it is not shown instead of dropping it silently."""
+    q = Query(user_id=1, history=(1,), request="a funny heist movie")
+    rp = render(get_template("zero-shot", "pointwise"), WordCountLLM(), q, catalog, item="Film 35")
+    assert "a funny heist movie" in rp.user_text and "(no profile)" not in rp.user_text
+    assert not any("no profile" in n for n in rp.notes)
+    both = render(get_template("zero-shot", "pointwise"), WordCountLLM(),
+                  Query(user_id=1, history=(1,), profile="I like films.", request="a funny heist movie"), catalog, item="Film 35")
+    assert "I like films." in both.user_text and "a funny heist movie" in both.user_text
+    bare = get_template("zero-shot", "pointwise").edited("Would you like {item}? History: {history}")
+    rp = render(bare, WordCountLLM(), q, catalog, item="Film 35")
+    assert "heist" not in rp.user_text
+    assert "the template has no {profile}: the request 'a funny heist movie' is not shown" in rp.notes

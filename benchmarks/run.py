@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import pkgutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,27 @@ def machine() -> dict:
         "torch": torch.__version__,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
+
+
+# Outputs, not code: a section re-run after another in the same `make bench` still counts as clean.
+_OUTPUTS = ("benchmarks/results.json", "BENCHMARKS.md", "notebooks/results")
+
+
+def code_version() -> dict | None:
+    """The commit a section measured and whether tracked code differed from it; None outside a git
+    checkout (e.g. the copy of the tree a GPU machine runs): readers can then tell which numbers
+    predate a change."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True, timeout=30)
+
+    try:
+        head = git("rev-parse", "--short=12", "HEAD")
+        if head.returncode or not (HERE.parent / ".git").exists():
+            return None
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", *(f":!{p}" for p in _OUTPUTS))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head.stdout.strip(), "uncommitted_changes": bool(changed.stdout.strip())}
 
 
 def sections() -> list[str]:
@@ -71,6 +93,7 @@ def record(section: str, data: dict, tiny: bool = False, wall_seconds: float | N
     results[section] = {
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
+        "code": code_version(),
         "tiny": tiny,
         "results": data,
     }
@@ -104,6 +127,12 @@ def _render_value(lines, key, value, depth):
         lines.append(f"{pad}- {key}: {_fmt(value)}")
 
 
+def _code_note(code) -> str:
+    if not code:
+        return "code version not recorded"
+    return f"commit {code['commit']}" + (" with uncommitted changes" if code.get("uncommitted_changes") else "")
+
+
 def render_markdown(results: dict) -> str:
     lines = [
         "# Benchmarks",
@@ -121,6 +150,7 @@ def render_markdown(results: dict) -> str:
             f"Measured {sec.get('measured_at')} on {m.get('cpu_count')} CPU cores"
             + (f", GPU {m['cuda']}" if m.get("cuda") else "")
             + f", torch {m.get('torch')}" + (" (tiny mode)" if sec.get("tiny") else "")
+            + f", {_code_note(sec.get('code'))}"
             + (f"; the section took {sec['wall_seconds']:.0f} s" if sec.get("wall_seconds") is not None else "") + ".",
             "",
         ]

@@ -113,6 +113,37 @@ def _int8_probe(prefix: str, conts: list, reference, tiny: bool) -> dict:
             "rank_correlation_vs_fp32": round(_rank_correlation(scores, ref), 4), "used_by_the_kit": False}
 
 
+_LOAD_TWICE = """
+import json, sys, time
+import recnb
+times = []
+for _ in range(2):  # first: the GGUF is dequantised and exported into the empty cache; second: the export is read
+    t = time.perf_counter()
+    recnb.load_llm("smollm2-135m", device="cpu")
+    times.append(time.perf_counter() - t)
+print(json.dumps(times))
+"""
+
+
+def _load_times() -> dict:
+    """Seconds of ``load_llm("smollm2-135m")`` into an empty cache and then from the export it left.
+
+    A fresh interpreter and a temporary ``RECNB_CACHE``: nothing of this process's models is reused.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        out = subprocess.run([sys.executable, "-c", _LOAD_TWICE], env={**os.environ, "RECNB_CACHE": cache},
+                             capture_output=True, text=True, check=True)
+    first, cached = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"first_load_s": round(first, 2), "cached_load_s": round(cached, 2),
+            "what": "first: dequantise the Q4_1 GGUF and export safetensors; cached: read the export"}
+
+
 def _server(prompt: str, reference, tiny: bool) -> dict:
     if importlib.util.find_spec("llama_cpp") is None:
         return {"status": "skipped: llama-cpp-python[server] is not installed"}
@@ -151,7 +182,8 @@ def run(tiny: bool = False) -> dict:
     generation.append({**_llamacpp(cpp, prompt, llm, tiny), "backend": "llama-cpp (in process)"})
     generation.append({**_server(prompt, llm, tiny), "backend": "openai-http (llama-cpp-python server, loopback)"})
     scoring_cpp = _llamacpp_scoring(cpp, prefix, conts, llm, scoring, tiny)
-    return {"model": "smollm2-135m (fp32 on CPU; llama-cpp runs the Q4_1 GGUF)", "scoring_20_candidates": scoring,
+    return {"model": "smollm2-135m (fp32 on CPU; llama-cpp runs the Q4_1 GGUF)", "load": _load_times(),
+            "scoring_20_candidates": scoring,
             "scoring_20_candidates_by_prompt_length": scorings,
             "scoring_20_candidates_int8_dynamic_probe": _int8_probe(prefix, conts, llm, tiny),
             "scoring_20_candidates_llamacpp": scoring_cpp,

@@ -10,7 +10,7 @@
   embeddings: near the real manifold); queries are real encoded NL profiles: build time,
   median single-query latency for exact (IndexFlatIP), HNSW and IVF-Flat, their recall@10 against
   exact, with an efSearch / nprobe sweep. The HNSW build parameters are chosen to fit a couple of
-  minutes on 2 cores; at 1M that graph is poor, and IVF (about a minute to build) is the contrast.
+  minutes on 2 cores; at 1M that graph is poor, and IVF (about 30 s to build, recorded as ivf_build_s) is the contrast.
 
 The cross-encoder (training, rerank latency, the NDCG table) is the ``reranking`` section.
 
@@ -177,10 +177,10 @@ def run(tiny: bool = False) -> dict:
 
     # -- search at 1M synthetic 384-d vectors ---------------------------------------------------------
     n_big = 100_000 if tiny else 1_000_000
-    # M=12, efConstruction=24: a graph 2 shared cores build in a few minutes (M=16/efC=40 took
-    # about twice as long in a 50k-vector trial); the efSearch sweep shows what recall it still gives.
+    # M=12, efConstruction=24: a graph 2 shared cores build in a few minutes (larger M and efConstruction
+    # build longer); the efSearch sweep shows what recall it still gives.
     hnsw_big = dict(M=12, ef_construction=24, ef_search=64)
-    # IVF-Flat: 1,024 lists trained on faiss' default sample (256 per list); a build of about a minute,
+    # IVF-Flat: 1,024 lists trained on faiss' default sample (256 per list); a build of about 30 s,
     # and the nprobe sweep shows the recall a richer HNSW graph would have cost far longer to build for.
     ivf_big = dict(nlist=256 if tiny else 1024, nprobe=16)
     size = "100k" if tiny else "1M"

@@ -16,9 +16,9 @@
 # it on users it never saw. Every number below is computed by the cells that print it.
 
 # %% tags=parameters
-# The test suite runs this notebook with TINY set to True (1,500 items, a seconds-long training run, 24 held-out users).
+# The test suite runs this notebook with TINY set to True (1,500 items, a short training run, 24 held-out users).
 # Comments on the parameter lines below stay free of equals signs and colons, so papermill can parse them.
-TINY = False  # True runs the small training config in seconds
+TINY = False  # True runs the small training config
 K = 10  # list length for the searches, recall and NDCG
 DEPTH = 50  # the cross-encoder reranks the bi-encoder's top DEPTH
 N_EVAL_USERS = None  # None uses every held-out user of the training config (150 full, 24 tiny)

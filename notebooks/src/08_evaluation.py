@@ -57,8 +57,8 @@ from recnb.evaluation.protocols import FullProtocol, SampledProtocol
 from recnb.scores.registry import Resources, all_rankers
 
 if TINY:  # the suite's quick run (parameters are injected above this cell)
-    # LLM rankers cost about 10-30 s per user on a laptop CPU (a ~1,000-token prompt each), which alone
-    # would take the tiny run past its 1-2 minutes: tiny mode lists them as skipped, and the position-bias
+    # LLM rankers cost about 1-20 s per user on a 2-core CPU (prompts of about 400-650 tokens; `make bench`,
+    # sections evaluation and llm), which alone would take the tiny run far past the others: tiny mode lists them as skipped, and the position-bias
     # lab below still runs one of them end to end. Full mode (and tests/gpu) run them all.
     N_USERS, SLOW_USERS, SLOW_BUDGET_S, BUDGET_S, SKIP_TAGS = 50, 1, 8, 10, ("llm",)
     FULL_RANKING_USERS, FULL_RANKING_BUDGET_S = 10, 20

@@ -359,9 +359,9 @@ class LocalLLM(LLM):
 
         ``first log-probs``: the next-token distribution right after the prefix. ``log-probs`` has one
         row per token of a sequence: the next-token distribution after it. A prefix not yet cached
-        runs in the same forward pass as the first pack of sequences: one pass over ~400 rows keeps
-        a 2-core CPU's matrix units busier than a ~200-row pass for the prefix and another for the
-        candidates (measured in benchmarks/bench_llm.py). Its KV cache is then cut back to the
+        runs in the same forward pass as the first pack of sequences: one pass over ~400 rows rather
+        than a ~200-row pass for the prefix and another for the candidates (chosen in a trial that no
+        benchmark records; benchmarks/bench_llm.py times this combined path as ``prefix_cached_cold_s``). Its KV cache is then cut back to the
         prefix and kept for the next call.
         """
         import torch
@@ -405,8 +405,8 @@ class LocalLLM(LLM):
         """Yield ``(key, log-probs)`` for each token sequence in ``seqs`` read right after the cached prefix.
 
         Sequences are packed side by side into one row per forward pass (``_packed_mask``): no
-        padding and no per-sequence copy of the prefix's KV cache: on a 2-core CPU 20 titles after
-        a 206-token prompt take half the time of length-bucketed padded batches. Attention kernels
+        padding and no per-sequence copy of the prefix's KV cache (`make bench`, section llm, times it
+        against padded batches and one-by-one scoring). Attention kernels
         that take no custom mask (flash-attention) get padded batches on copies of the cache instead.
         """
         import torch

@@ -12,7 +12,8 @@ the *training* split of the bundled MovieLens data:
   bi-encoder's top results are the items most like the profile, and most unrated ones are
   simply unseen. Mined that way (``hard_from="unrated"``, the first version here), a third of
   the training negatives were near-copies of the profile, and the full-size model learnt to
-  rank close matches *down*: on the synthetic contract catalog its mean AUC was 0.27;
+  rank close matches *down*: on the synthetic contract catalog its mean AUC was 0.27 (a run
+  not kept, quoted in the message of commit 114804f);
 * random negatives: catalog items the user never rated.
 
 Evaluation users are held out entirely (no pair is built from them). ``evaluate_reranking``
@@ -20,10 +21,10 @@ reranks the bi-encoder's top-``depth`` for each held-out user and scores NDCG@10
 the user's held-out test item, for the bi-encoder order, BM25, the untrained head and the
 trained model, and times each (candidates scored per second).
 
-Tiny mode (``TrainingConfig.tiny()``, ~340 pairs on a catalog cut to the popular items) is
-sized for seconds and full mode (``TrainingConfig.full()``, ~3,500 pairs) for a few minutes on
-2 idle CPU cores; each model's info records its measured training time and the machine's
-load average. The model is saved under ``$RECNB_CACHE/cross-encoders/<name>`` and reloaded
+Tiny mode (``TrainingConfig.tiny()``, a catalog cut to the popular items) is sized for the
+suite's notebook run and full mode (``TrainingConfig.full()``) for a few minutes on 2 idle CPU
+cores (``make bench``, section reranking, records its pairs and seconds); each model's info
+records its pair count, measured training time and the machine's load average. The model is saved under ``$RECNB_CACHE/cross-encoders/<name>`` and reloaded
 by config key.
 """
 from __future__ import annotations
@@ -72,7 +73,7 @@ class TrainingConfig:
 
     @classmethod
     def tiny(cls, **kw) -> "TrainingConfig":
-        """Sized for seconds on a laptop CPU: 24 training users, 1,500 popular items."""
+        """Sized for the suite's notebook run on a laptop CPU: 24 training users, 1,500 popular items."""
         return cls(**{**dict(mode="tiny", holdout_users=24, train_users=24, positives_per_user=4,
                              catalog_items=1500, max_length=128), **kw})
 
@@ -80,9 +81,10 @@ class TrainingConfig:
     def full(cls, **kw) -> "TrainingConfig":
         """Sized for a few minutes on 2 CPU cores: 150 training users (~3,500 pairs), the whole catalog.
 
-        350 users with one query-swap negative per positive (6,674 pairs) took 811 s at ~8 pairs/s
-        and passed the known-answer check (AUC 0.969); 120 users with one (2,235 pairs, 244 s)
-        failed it (0.781). Two query-swap negatives per positive put more of a smaller budget on
+        350 users with one query-swap negative per positive (6,674 pairs) took 811 s and passed
+        the known-answer check (AUC 0.969; benchmarks/results.json at commit 5736176); 120 users
+        with one (2,235 pairs, 244 s) failed it (0.781; a run not kept, quoted in the message of
+        commit 29164dd). Two query-swap negatives per positive put more of a smaller budget on
         reading the profile.
         """
         return cls(**{**dict(mode="full", train_users=150, max_length=128, query_swap_negatives=2), **kw})

@@ -99,16 +99,21 @@ class Ranker(abc.ABC):
         """Scores for known candidates, same order, finite floats."""
 
     # -- shared behaviour ------------------------------------------------------------
-    def score(self, query: Query, candidates: Sequence) -> np.ndarray:
-        """One finite score per candidate, in the candidates' order (higher is better)."""
+    def checked_candidates(self, candidates: Sequence) -> np.ndarray:
+        """``candidates`` as an array, after one clear error for a ranker not fitted or an unknown id."""
         if self.items is None:
             raise RuntimeError(f"{self.name}: call fit(train, items) before score()")
         cands = np.asarray(list(candidates))
-        if cands.size == 0:
-            return np.zeros(0, dtype=float)
         unknown = [c for c in cands.tolist() if c not in self._known]
         if unknown:
             raise UnknownItemError(unknown, where=f"catalog {self.name} was fitted on")
+        return cands
+
+    def score(self, query: Query, candidates: Sequence) -> np.ndarray:
+        """One finite score per candidate, in the candidates' order (higher is better)."""
+        cands = self.checked_candidates(candidates)
+        if cands.size == 0:
+            return np.zeros(0, dtype=float)
         self.stats["queries"] += 1
         scores = np.asarray(self._score(query, cands), dtype=float)
         if scores.shape != cands.shape:

@@ -28,7 +28,7 @@ SCALE = (1.0, 5.0)
 _NUMBER = re.compile(r"(?<![\d.])(-?)(\d+(?:\.\d+)?)(?:\s*(?:/|out\s+of)\s*(\d+(?:\.\d+)?))?", re.I)
 
 
-def read_rating(text: str, low: float = SCALE[0], high: float = SCALE[1]) -> tuple[float | None, set]:
+def read_rating(text: str, low: float = SCALE[0], high: float = SCALE[1], ignore=()) -> tuple[float | None, set]:
     """The rating in a model's answer on the ``low``-``high`` scale, and notes on how it was read.
 
     * The first number that is a rating wins ("4", "4.5", "Rating: 3 stars", "5/5"); None if there is none.
@@ -38,7 +38,15 @@ def read_rating(text: str, low: float = SCALE[0], high: float = SCALE[1]) -> tup
     * A half star below the scale ("0.5": MovieLens ratings start at 0.5, the prompt's at 1) is
       clamped to ``low``: note "clamped". "0" is not a rating.
     * Other ratings in the answer that disagree with the first: note "ambiguous" (the first is kept).
+    * Numbers inside the texts in ``ignore`` (the item's title, with or without its year) are not
+      ratings: a model that only echoes "Toy Story 3 (2010)" has not rated it 3.
     """
+    from recnb.data.titles import split_title_year
+
+    for t in ignore:  # longest first: the title with its year before the bare title
+        for part in sorted({str(t).strip(), split_title_year(str(t))[0]}, key=len, reverse=True):
+            if part:
+                text = re.sub(re.escape(part), " ", text or "", flags=re.I)
     # blank out the echoed scale so that its bounds are not read as the answer
     text = re.sub(rf"(?<![\d.]){low:g}\s*(?:-|–|to|and|through)\s*{high:g}(?![\d.])", " ", text or "", flags=re.I)
     found = []  # (value, notes) of every number that is a rating
@@ -93,7 +101,7 @@ class LLMRatingRanker(LLMRanker):
 
     def predict(self, query: Query, candidates) -> np.ndarray:
         """Predicted ratings (1-5) for ``candidates``."""
-        cands = np.asarray(list(candidates))
+        cands = self.checked_candidates(candidates)  # public: rating_rmse calls it without score()
         if cands.size == 0:
             return np.zeros(0)
         titles = [self.catalog[c] for c in cands.tolist()]
@@ -112,7 +120,7 @@ class LLMRatingRanker(LLMRanker):
         answers = self.llm.generate(prompts, max_new_tokens=self.max_new_tokens)
         out = []
         for c, a in zip(cands.tolist(), answers):
-            v, notes = read_rating(a)
+            v, notes = read_rating(a, ignore=(self.catalog[c],))
             for n in notes:
                 self.stats[f"rating_{n}"] += 1
             if notes:

@@ -244,3 +244,26 @@ def test_empty_query_is_one_clear_error(llm, synth):
     r = LLMPointwiseRanker(llm).fit(synth.train, synth.items)
     with pytest.raises(ValueError, match="empty"):
         r.score(Query(user_id=1), synth.cases[0].candidates)
+
+
+def test_a_number_in_the_echoed_title_is_not_the_rating(synth):
+    """A model that only repeats "Toy Story 3 (2010)" has not rated it 3 stars: a counted fallback."""
+    assert read_rating("Toy Story 3 (2010)", ignore=["Toy Story 3 (2010)"]) == (None, set())
+    assert read_rating("Toy Story 3: I'd say 4", ignore=["Toy Story 3 (2010)"]) == (4.0, set())
+    items = synth.items.copy()
+    items.loc[items.item_id == 3, ["title", "year"]] = ["Toy Story 3", 2010]
+    llm = ScriptedLLM(["Toy Story 3", "4"])
+    r = LLMRatingRanker(llm, method="generate").fit(synth.train, items)
+    pred = r.predict(Query(user_id=5, history=(1, 2), ratings=(5.0, 3.0)), [3, 4])
+    assert pred.tolist() == [4.0, 4.0] and r.stats["rating_parse_fallbacks"] == 1  # the user's mean, not 3
+
+
+def test_predict_checks_its_input_like_score(synth):
+    """predict() is public (rating_rmse calls it): unknown items and a missing fit are one clear error."""
+    from recnb.scores.base import UnknownItemError
+
+    with pytest.raises(RuntimeError, match="fit"):
+        LLMRatingRanker(ScriptedLLM(["4"]), method="generate").predict(Query(user_id=1, history=(1,)), [2])
+    r = LLMRatingRanker(ScriptedLLM(["4"]), method="generate").fit(synth.train, synth.items)
+    with pytest.raises(UnknownItemError, match="999999"):
+        r.predict(Query(user_id=1, history=(1,), ratings=(4.0,)), [2, 999_999])

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from recnb.data.titles import natural_title
-from recnb.explanation.facts import Fact, item_facts, numeric_claim_holds
+from recnb.explanation.facts import OSCAR, Fact, award_claim_holds, item_facts, numeric_claim_holds, read_award_claim
 from recnb.text.profile import Profile, detect_polarity
 from recnb.text.prompts import item_text
 
@@ -50,7 +50,6 @@ ALIASES = {
 _WORD = re.compile(r"[A-Za-zÀ-ÿ0-9][A-Za-zÀ-ÿ0-9'’\-\.]*")
 _YEAR = re.compile(r"\b(1[89]\d\d|20[0-4]\d)(s)?\b")
 _RUNTIME = re.compile(r"\b(\d{2,3})[\s-]?(?:minutes?|mins?)\b", re.I)
-_OSCAR = re.compile(r"\b(oscars?|academy awards?)\b", re.I)
 _CITE = re.compile(r"\[([SF])(\d+)\]")
 # Where a clause starts: a mention's role and subject are read within its clause only.
 _CLAUSE = re.compile(r"[;:,()—–]|\s-\s|\b(?:but|while|whereas|although|though|because|since|so)\b", re.I)
@@ -183,7 +182,8 @@ def _mentions(vocab: FactVocabulary, text: str) -> list[tuple[int, int, str, str
     found += [(m.start(), m.end(), m.group(0), "decade" if m.group(2) else "year", m.group(0) if m.group(2) else m.group(1))
               for m in _YEAR.finditer(text)]
     found += [(m.start(), m.end(), m.group(0), "runtime", m.group(1)) for m in _RUNTIME.finditer(text)]
-    found += [(m.start(), m.end(), m.group(0), "award", "Oscar") for m in _OSCAR.finditer(text)]
+    found += [(m.start(), m.end(), m.group(0), "award", read_award_claim(text, m.start(), m.end()))
+              for m in OSCAR.finditer(text)]
     out, end = [], -1
     for m in sorted(found):
         if m[0] >= end:  # overlaps are read once
@@ -223,9 +223,9 @@ def _item_support(kind: str, value: str, role: str, facts: list[Fact]) -> tuple[
     if kind in ("year", "decade", "runtime"):
         ok = f is not None and numeric_claim_holds(kind, value[:4] if kind == "decade" else value, f.values[0])
     else:
-        ok = f is not None and "oscar" in " ".join(map(str, f.values)).lower()
+        ok = f is not None and award_claim_holds(value, " ".join(map(str, f.values)))
     why = {"year": "not the item's year", "decade": "not the item's decade", "runtime": "not the item's runtime",
-           "award": "no Oscar in the item's facts"}[kind]
+           "award": "the item's awards do not say so"}[kind]
     return [f.id] if ok else [], why
 
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
-from recnb.explanation.facts import numeric_claim_holds
+from recnb.explanation.facts import OSCAR, award_claim_holds, numeric_claim_holds, read_award_claim
 from recnb.systems.constraints import values_of
 
 GENRE_WORDS = {
@@ -205,10 +205,7 @@ def extract_claims(sentence: str) -> list[tuple[str, str]]:
             out.append(("country", country))
     for m in re.finditer(r"\b(\d{2,3})[\s-]*min(?:ute)?s?\b", lowered):
         out.append(("runtime", m.group(1)))
-    if re.search(r"\b(?:won|wins|winning|winner of)\b[^.]{0,30}\b(?:oscars?|academy awards?)\b|\boscar[- ]winning\b", lowered):
-        out.append(("award", "won an Oscar"))
-    elif re.search(r"\bnominated\b[^.]{0,30}\b(?:oscars?|academy awards?)\b|\boscar[- ]nominated\b", lowered):
-        out.append(("award", "nominated for an Oscar"))
+    out += [("award", read_award_claim(s, m.start(), m.end())) for m in OSCAR.finditer(s)]
     named = {v for k, v in out if k in ("director", "cast")}
     for m in re.finditer(_NAME, s):
         name = m.group(0).rstrip(".")
@@ -273,10 +270,7 @@ def check_claim(kind: str, value: str, record: dict, passage: str) -> tuple[bool
         ok = _has(values_of(record.get("country")), value)
         return ok, "" if ok else f"made in {record.get('country') or 'unknown'}"
     if kind == "award":
-        awards = str(record.get("awards") or "").lower()
-        oscars = record.get("oscars")
-        won = (oscars is not None and not pd.isna(oscars) and int(oscars) > 0) or "won" in awards and "oscar" in awards
-        ok = won if value.startswith("won") else (won or "nominated" in awards)
+        ok = award_claim_holds(value, record.get("awards"), record.get("oscars"))
         return ok, "" if ok else f"awards: {record.get('awards') or 'none listed'}"
     if kind == "name":
         ok = value.lower() in text

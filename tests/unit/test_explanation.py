@@ -185,3 +185,28 @@ def test_rag_reads_decades_of_both_centuries(text, decade):
     assert ("decade", decade) in extract_claims(text)
     assert check_claim("decade", decade, {"year": int(decade) + 3}, "")[0]
     assert not check_claim("decade", decade, {"year": int(decade) + 13}, "")[0]
+
+
+@pytest.mark.parametrize("text, item, supported", [
+    ("Amélie won an Oscar.", 2, False),  # nominated only
+    ("Amélie is an Oscar-winning comedy.", 2, False),
+    ("Amélie was nominated for 5 Oscars.", 2, True),
+    ("Amélie was nominated for 3 Oscars.", 2, False),  # wrong count
+    ("Alien won an Oscar.", 3, True),
+    ("Alien won 3 Oscars.", 3, False),
+    ("Jaws won three Oscars.", 4, True),
+    ("Jaws is an Oscar-winning thriller.", 4, True),
+    ("Jaws was nominated for an Oscar.", 4, True),  # a winner was nominated
+    ("Heat has an Oscar.", 1, False),
+])
+def test_oscar_claims_are_read_with_their_verb_and_count(vocab, text, item, supported):
+    """'won' needs a win, 'nominated' a nomination or a win, a stated count must match; the RAG
+    answer checker reads an Oscar claim by the same rule."""
+    from recnb.systems.claims import check_claim, extract_claims
+
+    c = check_explanation(text, row(item), None, vocab=vocab)
+    assert [x.kind for x in c.claims].count("award") == 1
+    assert (not [x for x in c.unsupported if x.kind == "award"]) == supported
+    awards = [(k, v) for k, v in extract_claims(text) if k == "award"]
+    assert len(awards) == 1
+    assert check_claim(*awards[0], row(item), passage="")[0] == supported

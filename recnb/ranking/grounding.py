@@ -37,6 +37,7 @@ _BULLET = re.compile(r"^\s*(?:\d{1,3}\s*[.)\]]|#\d{1,3}[.:]?|[-*•·])\s*")
 _LABEL = re.compile(r"^\s*(?:[A-Z][.)]\s+|\(\s*(?:[A-Z]|\d{1,3})\s*\)\s*|\d{1,3}\s*:\s+)")
 _WRAP = re.compile(r'^["“”\'*_`]+|["“”\'*_`]+$')
 _TRAILER = re.compile(r"\s+[-–—:]\s+.*$")  # "Heat (1995) - a great heist film"
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+(?=\S)")
 _ROMAN = re.compile(r"x{0,3}(?:ix|iv|v?i{0,3})")  # i..xxxix: sequels and episodes, not words like "mix"
 
 
@@ -61,13 +62,23 @@ def parse_list(text: str, max_lines: int = 200) -> list[str]:
     return _items(text)[:max_lines]
 
 
-def _parts(text: str) -> tuple[str, int | None]:
-    """(matching key, year or None) of a title as written."""
+def _parts(text: str, trailer: bool = True) -> tuple[str, int | None]:
+    """(normalised title, year or None) of a title as written; ``trailer`` cuts " - commentary" after it.
+
+    Catalog titles keep theirs: "Mission: Impossible - Rogue Nation" is not "Mission: Impossible".
+    """
     title, year = split_title_year(text.strip())  # "Star Wars: Episode IV - A New Hope (1977)"
-    title = _TRAILER.sub("", title)
-    if year is None:  # "Heat (1995) - a great heist film": the year sits before the commentary
-        title, year = split_title_year(title)
+    if trailer:
+        title = _TRAILER.sub("", title)
+        if year is None:  # "Heat (1995) - a great heist film": the year sits before the commentary
+            title, year = split_title_year(title)
     return normalize_title(title), year
+
+
+def _match_key(title: str) -> str:
+    """The key titles are matched on: a leading English article dropped ("Matrix" is "The Matrix"; a
+    fuzzy score would put the two below the threshold)."""
+    return _ARTICLE.sub("", title)
 
 
 def title_key(text: str) -> str:
@@ -131,13 +142,20 @@ class TitleMatcher:
     def __init__(self, titles: Mapping, threshold: float = 85.0):
         self.threshold = threshold
         self.ids = list(titles)
-        parts = [_parts(str(titles[i])) for i in self.ids]
-        self.keys = [k for k, _ in parts]
+        parts = [_parts(str(titles[i]), trailer=False) for i in self.ids]
+        self.keys = [_match_key(k) for k, _ in parts]
         self.years = {i: y for i, (_, y) in zip(self.ids, parts)}
         self.by_key: dict[str, list] = {}  # key -> ids sharing it (remakes: "Sabrina" 1954 and 1995), in order
         for i, k in zip(self.ids, self.keys):
             if k:
                 self.by_key.setdefault(k, []).append(i)
+        # The key without a " - subtitle" ("star wars episode iv"): a last resort for lines that leave
+        # it out, never an exact match (that is the full title's: "Mission: Impossible" is the 1996 film).
+        self.by_short: dict[str, list] = {}
+        for i, k in zip(self.ids, self.keys):
+            short = _match_key(_parts(str(titles[i]))[0])
+            if short and short != k:
+                self.by_short.setdefault(short, []).append(k)
         self._keys = list(self.by_key)
         self._numbers = [numbers(k) for k in self._keys]
         self._sorted = [_sort_tokens(k) for k in self._keys]  # token_sort_ratio, its sorting done once
@@ -155,7 +173,19 @@ class TitleMatcher:
                                            score_cutoff=self.threshold):
             if self._numbers[n] == nums and (allow is None or allow(self._keys[n])):
                 return self._keys[n], float(score), False
+        for k in self.by_short.get(key, ()):
+            if allow is None or allow(k):
+                return k, float(self.threshold), False
         return None, 0.0, False
+
+    def line_parts(self, text: str, *others: "TitleMatcher | None") -> tuple[str, int | None]:
+        """(match key, year) of a generated line: the whole line when it names a title here (or in
+        ``others``) as written, subtitle and all; else with its trailing commentary cut."""
+        full, year = _parts(text, trailer=False)
+        cut, cut_year = _parts(text)
+        if full != cut and any(m is not None and m.best_key(_match_key(full))[0] is not None for m in (self, *others)):
+            return _match_key(full), year
+        return _match_key(cut), cut_year
 
     def pick(self, ids: Sequence, year: int | None):
         """Of ids sharing a title key (remakes), the one of ``year`` when written and known, else the first."""
@@ -166,7 +196,7 @@ class TitleMatcher:
 
         Of several titles sharing the key, the one with the year written ("Sabrina (1954)"), else the first.
         """
-        key, year = _parts(text)
+        key, year = self.line_parts(text)
         among = None if among is None else set(among)
         allow = None if among is None else (lambda k: any(i in among for i in self.by_key[k]))
         k, sim, _ = self.best_key(key, allow)
@@ -208,7 +238,7 @@ def ground(text_or_lines, candidates: Sequence, titles: Mapping, catalog_titles:
     g = Grounding(lines=lines, order=[], truncated=truncated)
     seen = set()
     for line in lines:
-        key, year = _parts(line)
+        key, year = matcher.line_parts(line, cat)
         k, sim, exact = matcher.best_key(key, is_candidate_key)
         # Also match the whole catalog: a real non-candidate that matches at least as well (or exactly)
         # is what the line names ("Aliens" is not "Alien", "Toy Story 2" is not "Toy Story").

@@ -125,3 +125,27 @@ def test_lines_past_max_lines_are_counted():
     g = ground("\n".join(["Alien"] + [f"line {i}" for i in range(249)]), SHOWN, FILMS, catalog_titles=FILMS)
     assert g.counts()["lines"] == 200 and g.counts()["truncated_lines"] == 50 and g.truncated == 50
     assert ground("Alien", SHOWN, FILMS, max_lines=0).counts()["truncated_lines"] == 1
+
+
+MI = {1: "Mission: Impossible (1996)", 2: "Mission: Impossible - Ghost Protocol (2011)",
+      3: "Mission: Impossible - Rogue Nation (2015)", 4: "Heat (1995)", 5: "Star Wars: Episode IV - A New Hope (1977)"}
+
+
+def test_subtitles_after_a_dash_tell_films_apart():
+    """A catalog title's " - subtitle" is part of its name (three Mission: Impossible films are not one);
+    only a generated line's trailing commentary is cut."""
+    g = ground(["Mission: Impossible - Rogue Nation"], [1, 4], MI, catalog_titles=MI)
+    assert g.order == [] and g.outside == [("Mission: Impossible - Rogue Nation", 3)]
+    g = ground(["Mission: Impossible - Rogue Nation", "Mission: Impossible - Ghost Protocol"], [2, 3], MI, catalog_titles=MI)
+    assert g.order == [3, 2] and g.duplicates == []
+    g = ground(["Mission: Impossible", "Heat (1995) - a great heist film"], [1, 2, 4], MI, catalog_titles=MI)
+    assert g.order == [1, 4] and g.invalid == [] and g.outside == []
+    # a line that leaves the subtitle out still finds the film, when no other title fits better
+    assert ground(["Star Wars: Episode IV"], [5, 4], MI, catalog_titles=MI).order == [5]
+
+
+@pytest.mark.parametrize("line, film", [("Matrix", 1), ("Godfather", 2), ("Dark Knight", 3), ("The Matrix", 1)])
+def test_a_dropped_leading_article_still_matches(line, film):
+    t = {1: "The Matrix (1999)", 2: "Godfather, The (1972)", 3: "Dark Knight, The (2008)", 4: "Heat (1995)"}
+    g = ground([line], [1, 2, 3, 4], t, catalog_titles=t)
+    assert g.order == [film] and g.invalid == []

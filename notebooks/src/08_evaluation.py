@@ -1,8 +1,11 @@
 # %% [markdown]
 # # 08 · Evaluation: every ranker, one protocol, honest numbers
 #
-# Every ranker in the kit (ID-based, lexical, encoder, LLM) runs on **the same users and the
-# same candidates**, so you can see where language models help and where they do not.
+# Every ranker in the kit (ID-based, lexical, encoder, LLM) runs on **the same users, in the same
+# order, with the same candidates**, so you can see where language models help and where they do not.
+# Slow rankers may stop early (a time budget, or fewer users for LLMs): they then cover the first
+# users only, the table's `users` column and note say so, and the paired comparisons use only the
+# users both rankers ran on.
 #
 # * **Protocol (LLMRank):** each user's latest rating is held out (temporal leave-one-out); the
 #   held-out movie is hidden among 19 random movies the user never rated. The candidates are
@@ -298,7 +301,9 @@ print(f"notebook ran in {time.perf_counter() - t_start:.0f} s ({'tiny' if TINY e
 # * A ranker whose CI overlaps the analytic random line has not shown it can rank, on this many users.
 # * The sampled protocol flatters every ranker compared with full ranking (section 4): compare
 #   rankers within one protocol, never across.
-# * Look at the error table before believing a generative LLM ranker's score: every unparsed or
-#   hallucinated answer is already counted at the worst rank there.
+# * Look at the error table before believing a generative LLM ranker's score. An answer that names
+#   no candidate leaves every candidate tied, so the held-out movie gets the worst rank; an answer
+#   with some invented or outside titles still ranks the candidates it did name (the inventions are
+#   counted in the table, not in the metric).
 # * Results are in `notebooks/results/`; `benchmarks/bench_evaluation.py` records the same
 #   leaderboard with wall time per ranker in `benchmarks/results.json`.

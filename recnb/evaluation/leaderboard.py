@@ -28,6 +28,9 @@ from recnb.evaluation.metrics import DEFAULT_KS, metrics_from_ranks, random_base
 
 FORMAT = "recnb.leaderboard/1"
 TABLE_METRICS = ("ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "recall@5", "recall@10", "mrr")
+#: compare_all gives no verdict on fewer shared users: one user's difference has a zero-width bootstrap
+#: interval, and percentile intervals on a handful of users are far narrower than the truth.
+MIN_USERS_FOR_VERDICT = 10
 
 #: How ``ranker.stats`` keys are grouped into the rates the table shows (substring match on the
 #: key). The raw counters are always kept in full next to these rates.
@@ -186,8 +189,14 @@ class Leaderboard:
         return {"mean_s": float(s.mean()), "p50_s": float(np.median(s)), "p95_s": float(np.percentile(s, 95))}
 
     def summary(self, metrics=TABLE_METRICS, with_ci: bool = True) -> pd.DataFrame:
-        """One row per ranker (best NDCG@10 first), plus the analytic random baseline row."""
+        """One row per ranker (best NDCG@10 first), plus the analytic random baseline row.
+
+        A ranker that ran on fewer users than the others (a budget, or fewer users for slow
+        rankers) says so in its note: its mean is over other users, so rows are not paired;
+        :meth:`compare` pairs them on the users both ran on.
+        """
         rows = []
+        most = max((r.n_users for r in self.ok_runs), default=0)
         for r in self.runs:
             row = {"ranker": r.name, "users": r.n_users, "status": r.status}
             if r.status == "ok" and r.n_users:
@@ -199,7 +208,10 @@ class Leaderboard:
                 row.update({k: v for k, v in r.rates().items()})
                 row["ms/user"] = 1000 * self.latency(r)["mean_s"]
                 row["fit s"] = r.fit_seconds
-            row["note"] = r.stopped or r.message or ""
+            notes = [r.stopped or r.message or ""]
+            if r.status == "ok" and 0 < r.n_users < most:
+                notes.append(f"{r.n_users} of the {most} users the others ran on: compare() pairs them")
+            row["note"] = "; ".join(n for n in notes if n)
             rows.append(row)
         frame = pd.DataFrame(rows)
         base = self.random_baseline()
@@ -241,7 +253,8 @@ class Leaderboard:
         rows = []
         for name in others:
             d = self.compare(name, reference, metric, confidence, n_resamples)
-            verdict = (f"better than {reference}" if d["ci_low"] > 0 else
+            verdict = (f"too few shared users ({d['users']} < {MIN_USERS_FOR_VERDICT}) to tell" if d["users"] < MIN_USERS_FOR_VERDICT else
+                       f"better than {reference}" if d["ci_low"] > 0 else
                        f"worse than {reference}" if d["ci_high"] < 0 else "no clear difference")
             rows.append({"ranker": name, **{k: d[k] for k in ("users", "mean", "ci_low", "ci_high", "confidence")},
                          "verdict": verdict})

@@ -149,9 +149,14 @@ def test_leaderboard_table_file_and_charts(protocol, tmp_path):
     alone = lb.compare("item-knn", "popularity")
     row = table.set_index("ranker").loc["item-knn"]
     assert row["ci_low"] <= alone["ci_low"] and row["ci_high"] >= alone["ci_high"] and row["mean"] == alone["mean"]
-    assert set(table.verdict) <= {"better than popularity", "worse than popularity", "no clear difference"}
+    assert set(table.verdict) <= {"better than popularity", "worse than popularity", "no clear difference",
+                                  "too few shared users (5 < 10) to tell"}
     assert row["verdict"] == ("better than popularity" if row["ci_low"] > 0 else
                               "worse than popularity" if row["ci_high"] < 0 else "no clear difference")
+    # random ran on 5 users only: no verdict from so few, and the summary says its row is not paired
+    assert table.set_index("ranker").loc["random", "verdict"] == "too few shared users (5 < 10) to tell"
+    assert "5 of the" in lb.summary().set_index("ranker").loc["random", "note"]
+    assert lb.summary().set_index("ranker").loc["item-knn", "note"] == ""
 
 
 def test_a_ranker_that_cannot_be_built_is_reported(protocol, monkeypatch):

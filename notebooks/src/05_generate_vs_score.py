@@ -181,16 +181,19 @@ print(f"random order: NDCG@10 {rand['ndcg@10']:.3f}")
 #   user's mean rating, and every fallback is counted and kept (`predictor.fallbacks`);
 # * **expected**: no parsing: the expected value of the probabilities of the answers "1"…"5".
 #
-# The baselines need no model: each user's mean training rating, and the global mean.
+# The baselines need no model: each user's mean rating, and the global mean. Everything the user
+# rated before the held-out rating is history here: the training ratings and the validation one
+# (`split.train_valid`, the split's protocol for scoring on test).
 
 # %%
 rating_users = split.test.user_id.drop_duplicates().iloc[:RATING_USERS]
 pairs = split.test[split.test.user_id.isin(rating_users)][["user_id", "item_id", "rating"]]
-profiles = {u: profile_for_user(split, ds.items, u) for u in rating_users}
+before_test = split.train_valid
+profiles = {u: profile_for_user(before_test, ds.items, u) for u in rating_users}
 reports = {}
 for method in ("expected", "generate"):
-    pred = LLMRatingRanker(llm, method=method, max_history=MAX_HISTORY).fit(split.train, ds.items)
-    reports[method] = rating_rmse(pred, pairs, split.train, profiles)
+    pred = LLMRatingRanker(llm, method=method, max_history=MAX_HISTORY).fit(before_test, ds.items)
+    reports[method] = rating_rmse(pred, pairs, before_test, profiles)
     if method == "generate" and pred.fallbacks:
         print(f"generate: {len(pred.fallbacks)} unparseable answers, e.g. {pred.fallbacks[0][2]!r}")
 rating_table = pd.DataFrame([{"predictor": f"LLM ({m})", "rmse": r.rmse, "fallbacks": r.fallbacks, "n": r.n}

@@ -102,8 +102,11 @@ if HAS_CUDA and len(rows) >= 2 and rows[1]["quantization"] == "4bit":
           f"({nf4['weights_gib']:.2f} vs {bf16['weights_gib']:.2f} GiB)")
     print(f"scoring {N_CANDIDATES} candidates (new user, prefix-cached): 4-bit {nf4['prefix_cached_cold_s']:.3f} s, "
           f"bf16 {bf16['prefix_cached_cold_s']:.3f} s")
-    print(f"goal 'under 4 GiB' (peak while prefix-cached scoring) met by 4-bit: {nf4['peak_gib_prefix_cached'] < 4}; "
-          f"goal 'under 0.2 s for {N_CANDIDATES} candidates' met by 4-bit: {nf4['prefix_cached_cold_s'] < 0.2}")
+    if TINY and not MODEL_ID:  # the goals are about a 7B-class model; a tiny random one meets them trivially
+        print("goals not checked: this tiny run profiles a tiny random-weight model (set TINY = False for the 7B shape)")
+    else:
+        print(f"goal 'under 4 GiB' (peak while prefix-cached scoring) met by 4-bit: {nf4['peak_gib_prefix_cached'] < 4}; "
+              f"goal 'under 0.2 s for {N_CANDIDATES} candidates' met by 4-bit: {nf4['prefix_cached_cold_s'] < 0.2}")
 else:
     print("skipped: needs a CUDA GPU and bitsandbytes")
 

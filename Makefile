@@ -26,8 +26,17 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# llama-cpp-python compiles from source. Its default native build (-march=native) used AMX/AVX-512
+# instructions that a VM's CPU can advertise but not allow (the suite died with SIGILL on one);
+# GGML_NATIVE=OFF builds for AVX2 (SSE4.2, AVX, AVX2, FMA, F16C, BMI2) instead. The wheel is built
+# once into LLAMA_WHEELS: pip's own wheel cache would hand back a native build, as it ignores CMAKE_ARGS.
+LLAMA_CPP ?= llama-cpp-python==0.3.36
+LLAMA_WHEELS ?= $(HOME)/.cache/recnb/wheels/avx2
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install -c constraints.txt -e ".[$(EXTRAS),$(TEST_EXTRAS)]"
+	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip wheel --no-deps --no-cache-dir -w $(LLAMA_WHEELS) "$(LLAMA_CPP)"
+	$(BIN)/pip install --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	$(BIN)/pip install -c constraints.txt --find-links $(LLAMA_WHEELS) -e ".[$(EXTRAS),$(TEST_EXTRAS)]"
 	touch $@
 
 lab: $(STAMP)

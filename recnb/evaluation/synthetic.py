@@ -100,12 +100,18 @@ def make_catalog(n_test_users: int = 6, n_candidates_per_group: int = 4, seed: i
     return SyntheticCatalog(items=items, train=pd.DataFrame(train), cases=cases)
 
 
-def auc(scores: np.ndarray, candidates: list, relevant: set) -> float:
-    """Probability that a relevant candidate outscores an irrelevant one; ties count half."""
+def auc(scores: np.ndarray, candidates: list, relevant: set, ties: str = "half") -> float:
+    """Probability that a relevant candidate outscores an irrelevant one.
+
+    ``ties="half"``: a tie counts half (the usual AUC: a constant ranker scores 0.5);
+    ``ties="pessimistic"``: a tie counts as a loss, the kit's evaluation rule (a constant ranker scores 0).
+    """
+    if ties not in ("half", "pessimistic"):
+        raise ValueError(f"ties must be 'half' or 'pessimistic', not {ties!r}")
     scores = np.asarray(scores, dtype=float)
     rel = np.array([c in relevant for c in candidates])
     pos, neg = scores[rel], scores[~rel]
     if len(pos) == 0 or len(neg) == 0:
         raise ValueError("AUC needs both relevant and irrelevant candidates")
     diff = pos[:, None] - neg[None, :]
-    return float(((diff > 0) + 0.5 * (diff == 0)).mean())
+    return float(((diff > 0) + (0.5 if ties == "half" else 0.0) * (diff == 0)).mean())

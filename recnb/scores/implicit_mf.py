@@ -14,7 +14,8 @@ Candidates with no training interaction get ``COLD_SCORE`` (ranked last) and are
 
 Small catalogs: the number of factors is capped at a tenth of the items with interactions
 (at least 2). With more factors than that, ALS memorises each user's own items instead of
-learning tastes (on the 24-item contract catalog 64 factors gave AUC 0.67-0.88, 2 gave 1.0);
+learning tastes (on the 24-item contract catalog 64 factors gave AUC 0.67-0.88 in a trial no
+benchmark keeps; the capped model's 1.0 is `make bench`, section contract);
 on movielens-small the cap is far above the default 64, so it changes nothing there.
 """
 from __future__ import annotations

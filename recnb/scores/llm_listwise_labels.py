@@ -37,8 +37,8 @@ class LLMListwiseLabelRanker(LLMRanker):
 
 register(RankerSpec("llm-listwise-labels", lambda res: LLMListwiseLabelRanker(res.llm), needs=("llm",),
                     # At 135M the label distribution is dominated by position (letter A takes about half the
-                    # mass whatever it labels, as LLMRank reports for small models): measured mean AUC on the
-                    # contract catalog was 0.44, so the contract only checks that it runs cleanly.
+                    # mass whatever it labels, as LLMRank reports for small models): mean AUC on the contract
+                    # catalog 0.44 (`make bench`, section contract), so the contract only checks that it runs cleanly.
                     # llm-permuted is the position-controlled version.
                     contract_min_auc=0.0,
                     description="SmolLM2: candidates labelled A, B, C...; label log-probs from one forward pass",

@@ -90,8 +90,8 @@ def _factory(res):
 
 
 register(RankerSpec("llm-lora", _factory, needs=("llm",),
-                    # Measured 0.71 mean AUC on the 6 synthetic contract users with the shipped 16-example
-                    # adapter (the same prompt untuned: 0.69): a 135M model's Yes/No is weak, and 16 MovieLens
+                    # 0.71 mean AUC on the 6 synthetic contract users with the shipped 16-example adapter
+                    # (the same prompt untuned, llm-pointwise: 0.69; `make bench`, section contract): a 135M model's Yes/No is weak, and 16 MovieLens
                     # questions do not teach the synthetic catalog. The bar checks "better than chance".
                     contract_min_auc=0.6,
                     description="SmolLM2 + LoRA adapter tuned on 16 Yes/No questions (TALLRec style, cached); "

@@ -80,8 +80,9 @@ class PermutedRanker(Ranker):
 
 register(RankerSpec("llm-permuted", lambda res: PermutedRanker(LLMListwiseLabelRanker(res.llm), n_permutations=4),
                     needs=("llm",),
-                    # measured mean AUC 0.58 on the contract catalog, up from 0.44 for the same prompt in one
-                    # order (llm-listwise-labels): averaging removes the position effect, the 135M model adds little.
+                    # mean AUC 0.58 on the contract catalog, up from 0.44 for the same prompt in one order
+                    # (llm-listwise-labels; `make bench`, section contract): averaging removes the position
+                    # effect, the 135M model adds little.
                     contract_min_auc=0.5,
                     description="llm-listwise-labels over 4 balanced permutations, averaged; rank spread reported",
                     tags=("llm",)))

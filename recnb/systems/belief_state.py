@@ -173,7 +173,8 @@ class BeliefState:
         old = self.get(belief_id)
         found = read_beliefs(text, kind or old.kind, parser, "edited", old.turn)
         new = replace(found[0], id=old.id)
-        self.beliefs[self.beliefs.index(old)] = new
+        # the edited belief conflicts with others as an added one would ("Horror films" vs "no horror films")
+        self.beliefs = [new if b is old else b for b in self.beliefs if b is old or not self._conflicts(b, new)]
         self.version += 1
         for b in found[1:]:  # an edit naming several facts keeps all of them
             self.add(b)

@@ -177,6 +177,22 @@ def decade_of(constraints) -> tuple[int, bool] | None:
     return None
 
 
+_OPPOSITE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "has": "not_has", "not_has": "has", "in": "not_in", "not_in": "in"}
+
+
+def negate_constraints(constraints) -> tuple | None:
+    """The filter that keeps what ``constraints`` leave out: one constraint turned around ("made in
+    France" -> "not made in France", "before 1990" -> "1990 or later"), a decade's year range as
+    the decade left out; None when no single filter says it (not(A and B) is A or B)."""
+    cs = tuple(constraints)
+    decade = decade_of(cs)
+    if decade is not None:
+        return (Constraint("decade", "not_in" if decade[1] else "in", decade[0]),)
+    if len(cs) == 1:
+        return (Constraint(cs[0].field, _OPPOSITE[cs[0].op], cs[0].value),)
+    return None
+
+
 def apply_constraints(items: pd.DataFrame, constraints, cache: dict | None = None) -> np.ndarray:
     """Rows of ``items`` that satisfy every constraint (all True for none)."""
     keep = np.ones(len(items), dtype=bool)

@@ -120,6 +120,8 @@ class ConversationalRecommender:
     def turn(self, text: str) -> Turn:
         t0 = time.perf_counter()
         text = str(text or "").strip()
+        if not text:
+            raise ValueError("the message is empty: say what you would like to watch, or edit the beliefs")
         index = len(self.turns) + 1
         self.stats["turns"] += 1
         parse, source, fallback, raw = self.read(text, index)
@@ -325,7 +327,10 @@ class ConversationalRecommender:
             mask = self.catalog.mask(self.belief.constraints())
         except ConstraintError as exc:
             return [], [str(exc)]
-        ids = [i for i in self.catalog.items["item_id"][mask].tolist() if i not in self.exclude and i not in self.rejected]
+        # a movie named as the example ("a movie like Heat") is what the person knows, not a recommendation
+        examples = {b.facet[1] for b in self.belief.likes if b.facet and b.facet[0] == "item"}
+        ids = [i for i in self.catalog.items["item_id"][mask].tolist()
+               if i not in self.exclude and i not in self.rejected and i not in examples]
         return ids, []
 
     def recommend(self, k: int | None = None) -> tuple[list, list]:

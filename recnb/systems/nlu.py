@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from recnb.systems.belief_state import Belief
-from recnb.systems.constraints import Constraint
+from recnb.systems.constraints import Constraint, negate_constraints
 
 INTENTS = ("recommend", "critique", "explain", "question", "accept", "elicit")
 
@@ -364,6 +364,12 @@ _NEGATED_NOTE = "read as a dislike: the sentence itself says no"
 
 def _under_heading(b: Belief, kind: str, text: str, note: str) -> Belief:
     """``b`` (as the rules read it) given the requested ``kind``, with ``text`` as its sentence."""
+    if b.kind == "constraint" and kind == "dislike":
+        # "French films" or "before 1990" as a dislike: its filter turned around, not kept as a requirement.
+        turned = negate_constraints(b.constraints)
+        if turned is None:  # no single filter says it: the person's words stay, as free text
+            return Belief(text, "dislike", source="edited", note="; ".join(n for n in (note, "kept as text: no one filter says it") if n))
+        return Belief(text, "dislike", turned, b.facet, "edited", note="; ".join(n for n in (note, "its filter turned around") if n))
     if b.kind == "constraint":
         return Belief(text, "constraint", b.constraints, b.facet, "edited", note=note)
     if kind == "constraint":

@@ -389,3 +389,45 @@ def test_an_llm_policy_is_not_credited_with_what_the_rules_read(catalog, lex):
     assert row["fallback_rate"] == 1.0 and row["own_accuracy"] == 0.0 and row["accuracy"] > 0
     rules = intent_summary("rules", evaluate_intents(catalog, "rules", None, examples, lexicon=lex))
     assert rules["own_accuracy"] == rules["accuracy"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("French films", (Constraint("country", "not_has", "France"),)),
+    ("released before 1990", (Constraint("year", ">=", 1990),)),
+    ("from the 1980s", (Constraint("decade", "not_in", 1980),)),
+    ("over 150 minutes", (Constraint("runtime", "<", 150),)),  # the rules read "over" as >= 150
+])
+def test_a_dislike_of_a_limit_turns_its_filter_around(cr, text, expected):
+    """Added as a dislike (the panel's Dislikes, or an LLM's "dislikes"), "French films" must exclude
+    French films: it was kept as a requirement that every film be French."""
+    b = cr.add_belief(text, "dislike")
+    assert b.kind == "dislike" and b.constraints == expected
+
+
+def test_an_llm_json_dislike_of_a_limit_agrees_with_the_rules(catalog, lex):
+    cj = ConversationalRecommender(catalog, ScriptedLLM(['recommend", "likes": ["comedy"], "dislikes": ["before 1990"], "item": null}']),
+                                   policy="llm-json", lexicon=lex)
+    t = cj.turn("a comedy, nothing before 1990")
+    assert t.items and set(cj.belief.constraints()) >= {Constraint("year", ">=", 1990)}
+    assert Constraint("year", "<", 1990) not in cj.belief.constraints()
+
+
+def test_a_movie_like_a_title_does_not_recommend_that_title(cr):
+    t = cr.turn("a movie like Heat")
+    assert t.items and 6 not in t.items  # Heat (1995) is the example, not a recommendation
+
+
+def test_an_edit_resolves_conflicts_like_an_addition(cr):
+    """Editing a like into "Horror films" while "no horror films" stands replaces the dislike, as add() does."""
+    cr.add_belief("no horror films")
+    like = cr.add_belief("Comedy films")
+    cr.edit_belief(like.id, "Horror films")
+    assert [(b.kind, b.text) for b in cr.belief] == [("like", "Horror films")]
+
+
+def test_an_empty_message_is_one_clear_error(cr):
+    before = len(cr.history) if hasattr(cr, "history") else None
+    with pytest.raises(ValueError, match="empty"):
+        cr.turn("   ")
+    if before is not None:
+        assert len(cr.history) == before

@@ -162,6 +162,11 @@ class ConversationalRecommender:
                 parse.question = nlu.question_field(text) or ("description" if intent == "question" else None)
             elif intent == "recommend":
                 parse.beliefs = nlu.extract_preferences(text, self.lex, index)
+            if intent != "recommend" and rules.beliefs:
+                # The person stated preferences whatever the LLM calls the message: they are kept.
+                parse.beliefs = list(rules.beliefs)
+                parse.notes.append(f"kept the preferences you stated ({'; '.join(f'{b.kind}: {b.text}' for b in rules.beliefs)}), "
+                                   f"though the message was read as {intent}")
         seen = {x.text.lower() for x in parse.beliefs} | {(x.kind, x.facet) for x in parse.beliefs if x.facet} \
             | {x.constraints for x in parse.beliefs if x.constraints}
         # The grounding check only needs one shared word, so an LLM slot can copy a word the person
@@ -268,11 +273,13 @@ class ConversationalRecommender:
         self._recommend_into(turn)
 
     def _on_explain(self, parse, turn: Turn):
+        self._apply(parse.beliefs, turn)  # preferences stated alongside (kept when an LLM read another intent)
         item = self._resolve_ref(parse.item_ref)
         turn.action, turn.about = "explain", item
         turn.reply = self.explain(item) if item is not None else "Which movie should I explain? I haven't suggested any yet."
 
     def _on_question(self, parse, turn: Turn):
+        self._apply(parse.beliefs, turn)  # preferences stated alongside (kept when an LLM read another intent)
         item = self._resolve_ref(parse.item_ref)
         turn.action, turn.about = "answer", item
         if item is None:
@@ -281,6 +288,7 @@ class ConversationalRecommender:
         turn.reply = self.answer(item, parse.question or "description")
 
     def _on_accept(self, parse, turn: Turn):
+        self._apply(parse.beliefs, turn)  # preferences stated alongside (kept when an LLM read another intent)
         turn.action = "close"
         item = self._resolve_ref(nlu.item_reference(turn.user, self.lex, self.shown)) if self.shown else None
         self.done = True
@@ -288,6 +296,7 @@ class ConversationalRecommender:
         turn.reply = f"Enjoy {self.catalog.title(item)}!" if item is not None else "Glad I could help."
 
     def _on_elicit(self, parse, turn: Turn):
+        self._apply(parse.beliefs, turn)  # preferences stated alongside (kept when an LLM read another intent)
         facet = self._next_question()
         turn.action, turn.asked = "elicit", facet
         self.asked.add(facet)

@@ -431,3 +431,14 @@ def test_an_empty_message_is_one_clear_error(cr):
         cr.turn("   ")
     if before is not None:
         assert len(cr.history) == before
+
+
+def test_preferences_survive_an_llm_intent_other_than_recommend(catalog, lex):
+    """The LLM read the message as small talk (elicit); the crime, 1970s and no-comedy it states
+    were dropped without a word. The rules' reading of them is kept and said in the notes."""
+    cr = ConversationalRecommender(catalog, ScriptedLLM(prefer=" F"), policy="llm-choice", lexicon=lex, calibrate=False)
+    t = cr.turn("I want a crime movie from the 1970s, no comedy")
+    assert t.intent == "elicit" and t.fallback is None
+    assert [(b.kind, b.text) for b in cr.belief] == [("like", "Crime films"), ("constraint", "from the 1970s"),
+                                                     ("dislike", "Comedy films")]
+    assert any(n.startswith("kept the preferences you stated") for n in t.notes)

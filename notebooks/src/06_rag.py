@@ -195,6 +195,7 @@ for req, expected in (TOOL_REQUESTS[:2] if TINY else TOOL_REQUESTS):
     tool_rows.append({"request": req, "expected": expected, "model_valid": out.protocol_ok,
                       "model_right_tool": out.protocol_ok and out.result.tool == expected,
                       "used": out.result.tool if out.result is not None else None, "fallback": out.fallback,
+                      "fallback_left_out": "; ".join(out.left_out),  # what the rules' call could not state
                       "first_reply": out.attempts[0][0][:80], "first_error": out.attempts[0][1].code})
 tools = pd.DataFrame(tool_rows)
 print(f"valid calls from the model: {tools.model_valid.mean():.0%} (the right tool: {tools.model_right_tool.mean():.0%}); "

@@ -552,29 +552,47 @@ def parse(text: str, lex: Lexicon, shown: list | None = None, turn: int = 0) -> 
     return p
 
 
-def rule_tool_call(request: str, lex: Lexicon) -> dict:
+class RuleCall(dict):
+    """A tool call (``{"tool", "arguments"}``) and ``left_out``: what the request asked that the
+    tool's arguments cannot state (a second excluded genre, a decade left out...)."""
+
+    def __init__(self, tool: str, arguments: dict, left_out=()):
+        super().__init__(tool=tool, arguments=arguments)
+        self.left_out = list(left_out)
+
+
+def rule_tool_call(request: str, lex: Lexicon) -> RuleCall:
     """The call the rules would make for a request (the tool loop's counted fallback)."""
     field_ = question_field(request)
     if field_:
         item = item_reference(request, lex, [])
         if item != "current":
-            return {"tool": "get_item_facts", "arguments": {"item_id": item}}
-    args = {}
+            return RuleCall("get_item_facts", {"item_id": item})
+    args, left_out = {}, []
+
+    def put(key, value, c):
+        if key in args and args[key] != value:  # one value per argument: the tool cannot take a second
+            left_out.append(c.describe())
+        else:
+            args[key] = value
+
     for b in extract_preferences(request, lex):
         for c in b.constraints:
             if c.field == "year":
-                args["year_min" if c.op in (">", ">=") else "year_max"] = c.value + (1 if c.op == ">" else -1 if c.op == "<" else 0)
+                put("year_min" if c.op in (">", ">=") else "year_max", c.value + (1 if c.op == ">" else -1 if c.op == "<" else 0), c)
             elif c.field == "runtime":
-                args["max_runtime" if c.op in ("<", "<=") else "min_runtime"] = c.value + {"<": -1, ">": 1}.get(c.op, 0)
-            elif c.field in ("genre", "director") :
-                args[("not_" if c.op == "not_has" else "") + c.field] = c.value
+                put("max_runtime" if c.op in ("<", "<=") else "min_runtime", c.value + {"<": -1, ">": 1}.get(c.op, 0), c)
+            elif c.field in ("genre", "director"):
+                put(("not_" if c.op == "not_has" else "") + c.field, c.value, c)
             elif c.field in ("country", "language", "cast") and c.op == "has":
-                args[c.field] = c.value
+                put(c.field, c.value, c)
+            else:  # a decade left out, a negated cast, country or language: no argument says it
+                left_out.append(c.describe())
         if b.kind == "like" and b.facet and b.facet[0] in ("genre", "director", "cast"):
             args.setdefault(b.facet[0], b.facet[1])
     if args:
-        return {"tool": "filter_by_facts", "arguments": args}
-    return {"tool": "search_catalog", "arguments": {"query": request.strip()[:200] or "a good movie"}}
+        return RuleCall("filter_by_facts", args, left_out)
+    return RuleCall("search_catalog", {"query": request.strip()[:200] or "a good movie"}, left_out)
 
 
 #: A small hand-labelled set for measuring who reads intents best (rules vs LLM policies):

@@ -218,6 +218,7 @@ class ToolLoopResult:
     result: ToolResult | None
     fallback: bool
     seconds: float
+    left_out: list = field(default_factory=list)  # what the fallback call could not state (its ``left_out``)
 
     @property
     def protocol_ok(self) -> bool:
@@ -246,6 +247,9 @@ def call_with_model(llm, toolbox: ToolBox, request: str, max_attempts: int = 2, 
         feedback = f"\n\nYour previous reply was rejected.\nReply: {text.strip()[:200]}\n{res.for_model()}\nWrite a corrected call."
     if fallback is not None:
         toolbox.stats["fallback_calls"] += 1
-        res = toolbox.execute(fallback(request))
-        return ToolLoopResult(request, attempts, res, True, time.perf_counter() - t0)
+        call = fallback(request)
+        left_out = list(getattr(call, "left_out", []))
+        toolbox.stats["fallback_facts_left_out"] += len(left_out)
+        res = toolbox.execute(call)
+        return ToolLoopResult(request, attempts, res, True, time.perf_counter() - t0, left_out)
     return ToolLoopResult(request, attempts, attempts[-1][1] if attempts else None, False, time.perf_counter() - t0)

@@ -149,3 +149,26 @@ def test_bundled_model_calls_are_validated_before_running(box, catalog, llm):
         assert first.code in ("no_json", "bad_json", "bad_call", "unknown_tool", "bad_arguments", "unknown_item")
         assert out.fallback and out.result.ok
     assert json.dumps(out.result.result, default=str)
+
+
+def test_what_a_rule_call_cannot_state_is_reported_not_left_out_silently(catalog):
+    """The filter tool has one not_genre and no decade, negated cast, country or language: the
+    rule fallback names what it left out, and the tool loop's result carries it."""
+    lex = Lexicon(catalog)
+    call = rule_tool_call("comedies, nothing from the 90s", lex)
+    assert call == {"tool": "filter_by_facts", "arguments": {"genre": "Comedy"}}
+    assert call.left_out == ["not from the 1990s"]
+    call = rule_tool_call("no horror, no westerns", lex)
+    assert call["arguments"] == {"not_genre": "Horror"} and call.left_out == ["no Western films"]
+    parse_call(call)  # still a valid call
+
+    class Broken:
+        def chat_prompt(self, user, system=None, assistant_prefix=""):
+            return user
+
+        def generate(self, prompt, max_new_tokens=60, stop=None):
+            return "not json"
+
+    out = call_with_model(Broken(), ToolBox(catalog), "no horror, no westerns", max_attempts=1,
+                          fallback=lambda r: rule_tool_call(r, lex))
+    assert out.fallback and out.left_out == ["no Western films"]

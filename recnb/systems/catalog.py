@@ -263,10 +263,16 @@ class ItemCatalog:
         """(item id or None, similarity 0-100) for a title written in free text.
 
         With ``among``, a match there whose year differs from the one written gives way to a
-        catalog item that has that year ("Sabrina (1954)" when only the 1995 one is among).
+        catalog item that has that year ("Sabrina (1954)" when only the 1995 one is among), and a
+        close match there gives way to a catalog title that matches better ("Aliens" is not the
+        retrieved "Alien": the rule :func:`recnb.ranking.grounding.ground` applies to candidates).
         """
         matcher = self.title_matcher()
         item, sim = matcher.best(text, among=among)
+        if item is not None and among is not None and sim < 100.0:
+            other, other_sim = matcher.best(text)
+            if other is not None and other != item and other_sim > sim:
+                return other, other_sim
         if item is not None and among is not None:
             year = split_title_year(str(text).strip())[1]
             if year is not None and matcher.years.get(item) != year:

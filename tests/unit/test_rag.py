@@ -247,3 +247,14 @@ def test_title_grounding_tells_remakes_apart_by_year(dataset):
     assert cat.ground_title("12 Angry Men (1997)", among=[old, 6])[0] == new
     r = check_answer("12 Angry Men (1997): a courtroom drama.", cat)
     assert [(c.item_id, c.supported) for c in r.claims if c.kind == "year"] == [(new, True)]
+
+
+def test_a_real_title_outside_the_retrieved_is_not_read_as_a_close_retrieved_one(catalog):
+    """'Aliens' scored 90.9 against the retrieved 'Alien' (threshold 90) and was credited to it;
+    the whole catalog names it exactly, so it is an item outside the retrieved set."""
+    aliens = catalog.ground_title("Aliens (1986)")[0]
+    assert aliens is not None and aliens != 1214
+    assert catalog.ground_title("Aliens", among=[1214, 6])[0] == aliens
+    assert catalog.ground_title("Alien", among=[1214, 6])[0] == 1214
+    a = RAGRecommender(catalog, ScriptedLLM(["1. Aliens - the sequel."]), k=2, n=1).answer("space horror", retrieved=[1214, 6])
+    assert a.outside == [aliens] and a.fallback == "likelihood"  # nothing valid named: the counted fallback picks

@@ -190,8 +190,9 @@ class RAGRecommender:
             text = self.template(order[: self.n])
         else:
             text = self.llm.generate(prompt, max_new_tokens=self.max_new_tokens)
+        # claims about a retrieved item are checked against the passage as the model saw it (cut, neutralised)
         report = check_answer(text, self.catalog, retrieved=ids or None,
-                              passages={i: self.catalog.passage(i) for i in ids})
+                              passages=shown if retrieval else {i: self.catalog.passage(i) for i in ids})
         named = list(dict.fromkeys(m.item_id for m in report.mentions if m.item_id is not None))
         # "Heat (1995) [7]" where [7] is Fargo: which film was meant is unknown, so neither counts as
         # recommended unless it is also named cleanly elsewhere.

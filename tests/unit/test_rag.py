@@ -258,3 +258,14 @@ def test_a_real_title_outside_the_retrieved_is_not_read_as_a_close_retrieved_one
     assert catalog.ground_title("Alien", among=[1214, 6])[0] == 1214
     a = RAGRecommender(catalog, ScriptedLLM(["1. Aliens - the sequel."]), k=2, n=1).answer("space horror", retrieved=[1214, 6])
     assert a.outside == [aliens] and a.fallback == "likelihood"  # nothing valid named: the counted fallback picks
+
+
+def test_claims_are_checked_against_the_passage_the_model_was_shown(catalog):
+    """A retrieved passage is cut to ``passage_chars`` in the prompt: a claim only the cut-off part
+    backs ("it stars Al Pacino", beyond the first 60 characters) is not supported by what was shown."""
+    rag = RAGRecommender(catalog, ScriptedLLM(["Heat (1995) [6]: it stars Al Pacino."]), k=1, n=1, passage_chars=60)
+    a = rag.answer("crime", retrieved=[6])
+    assert "Al Pacino" not in a.prompt
+    assert [(c.kind, c.value, c.supported) for c in a.report.claims] == [("year", "1995", True), ("cast", "Al Pacino", False)]
+    full = RAGRecommender(catalog, ScriptedLLM(["Heat (1995) [6]: it stars Al Pacino."]), k=1, n=1)
+    assert ("cast", "Al Pacino", True) in [(c.kind, c.value, c.supported) for c in full.answer("crime", retrieved=[6]).report.claims]

@@ -87,13 +87,17 @@ def save(results: dict) -> None:
     REPORT.write_text(render_markdown(results))
 
 
-def record(section: str, data: dict, tiny: bool = False, wall_seconds: float | None = None) -> dict:
-    """Merge one section into results.json (used by run() and by gpu checks)."""
+def record(section: str, data: dict, tiny: bool = False, wall_seconds: float | None = None,
+           code: dict | None = None) -> dict:
+    """Merge one section into results.json (used by run() and by gpu checks).
+
+    ``code``: :func:`code_version` taken when the section started (an edit made while it ran does not
+    change what it measured); taken now when not given."""
     results = load()
     results[section] = {
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
-        "code": code_version(),
+        "code": code if code is not None else code_version(),
         "tiny": tiny,
         "results": data,
     }
@@ -172,9 +176,10 @@ def main(argv=None) -> int:
             return 2
         mod = importlib.import_module(f"benchmarks.bench_{name}")
         t0 = time.perf_counter()
+        code = code_version()  # what is measured is the code as the section starts
         print(f"[bench] {name} ...", flush=True)
         data = mod.run(tiny=args.tiny)
-        record(name, data, tiny=args.tiny, wall_seconds=time.perf_counter() - t0)
+        record(name, data, tiny=args.tiny, wall_seconds=time.perf_counter() - t0, code=code)
         print(f"[bench] {name} done in {time.perf_counter() - t0:.1f}s", flush=True)
     return 0
 

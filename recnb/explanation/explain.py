@@ -45,8 +45,9 @@ def explain(llm, query: Query, item_id, items: pd.DataFrame, vocab: FactVocabula
             template: PromptTemplate | None = None, max_new_tokens: int = 80, catalog: Catalog | None = None) -> Explanation:
     """Ask ``llm`` why the user (``query``, whose profile supplies the [S#] statements) might like ``item_id``."""
     row = _row(items, item_id)
-    if query.profile is None and not query.history:
-        raise ValueError("explain(): the query is empty (no profile and no history to explain from)")
+    if not query.profile_text.strip() and not query.history and not (query.request or "").strip():
+        # an empty profile ("" or no statements) is no more to explain from than none
+        raise ValueError("explain(): the query is empty (no profile statements, no history, no request to explain from)")
     template = template or get_template("zero-shot", "explain")
     catalog = catalog or Catalog(items)
     facts = item_facts(row)
@@ -55,7 +56,10 @@ def explain(llm, query: Query, item_id, items: pd.DataFrame, vocab: FactVocabula
                 reserve_tokens=max_new_tokens)
     text = llm.generate(rp.text, max_new_tokens=max_new_tokens).strip()
     check = check_explanation(text, row, query.profile, vocab=vocab, items=None if vocab is not None else items)
-    return Explanation(item_id, text, check, "llm", rp.text, time.perf_counter() - t0, list(rp.notes))
+    notes = list(rp.notes)
+    if not query.profile_text.strip():
+        notes.append("no profile statements: the explanation can cite only the movie's facts and the history")
+    return Explanation(item_id, text, check, "llm", rp.text, time.perf_counter() - t0, notes)
 
 
 def template_explanation(query: Query, item_id, items: pd.DataFrame, vocab: FactVocabulary | None = None) -> Explanation:

@@ -164,6 +164,11 @@ def test_llm_explanation_is_checked(llm, dataset):
     assert d["unsupported"] == len(d["unsupported_claims"])
     with pytest.raises(ValueError, match="empty"):
         explain(llm, Query(user_id=1), 1, dataset.items, vocab=vocab)
+    for empty in ("", "   ", Profile([])):  # an empty profile is no more to explain from than none
+        with pytest.raises(ValueError, match="empty"):
+            explain(llm, Query(user_id=1, profile=empty), 1, dataset.items, vocab=vocab)
+    e = explain(llm, Query(user_id=uid, history=tuple(h.item_id)[:3]), 1, dataset.items, vocab=vocab, max_new_tokens=8)
+    assert any("no profile statements" in n for n in e.notes)
 
 
 @pytest.mark.parametrize("stated,supported", [(170, True), (167, True), (175, True), (164, False), (176, False)])

@@ -177,7 +177,8 @@ def decade_of(constraints) -> tuple[int, bool] | None:
     return None
 
 
-_OPPOSITE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "has": "not_has", "not_has": "has", "in": "not_in", "not_in": "in"}
+#: Each operator and the one that keeps what it leaves out.
+OPPOSITE_OP = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "has": "not_has", "not_has": "has", "in": "not_in", "not_in": "in"}
 
 
 def negate_constraints(constraints) -> tuple | None:
@@ -189,7 +190,7 @@ def negate_constraints(constraints) -> tuple | None:
     if decade is not None:
         return (Constraint("decade", "not_in" if decade[1] else "in", decade[0]),)
     if len(cs) == 1:
-        return (Constraint(cs[0].field, _OPPOSITE[cs[0].op], cs[0].value),)
+        return (Constraint(cs[0].field, OPPOSITE_OP[cs[0].op], cs[0].value),)
     return None
 
 

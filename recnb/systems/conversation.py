@@ -128,6 +128,8 @@ class ConversationalRecommender:
         self.stats[f"intent_{parse.intent}"] += 1
         turn = Turn(index, text, parse.intent, "none", "", source=source, fallback=fallback, llm_output=raw,
                     notes=list(parse.notes))
+        if parse.intent not in ("recommend", "critique"):  # those two weigh the beliefs themselves
+            self._apply(parse.beliefs, turn)  # preferences stated alongside (kept when an LLM read another intent)
         handler = getattr(self, f"_on_{parse.intent}")
         handler(parse, turn)
         turn.seconds = time.perf_counter() - t0
@@ -273,13 +275,11 @@ class ConversationalRecommender:
         self._recommend_into(turn)
 
     def _on_explain(self, parse, turn: Turn):
-        self._apply(parse.beliefs, turn)  # preferences stated alongside (kept when an LLM read another intent)
         item = self._resolve_ref(parse.item_ref)
         turn.action, turn.about = "explain", item
         turn.reply = self.explain(item) if item is not None else "Which movie should I explain? I haven't suggested any yet."
 
     def _on_question(self, parse, turn: Turn):
-        self._apply(parse.beliefs, turn)  # preferences stated alongside (kept when an LLM read another intent)
         item = self._resolve_ref(parse.item_ref)
         turn.action, turn.about = "answer", item
         if item is None:
@@ -288,7 +288,6 @@ class ConversationalRecommender:
         turn.reply = self.answer(item, parse.question or "description")
 
     def _on_accept(self, parse, turn: Turn):
-        self._apply(parse.beliefs, turn)  # preferences stated alongside (kept when an LLM read another intent)
         turn.action = "close"
         item = self._resolve_ref(nlu.item_reference(turn.user, self.lex, self.shown)) if self.shown else None
         self.done = True
@@ -296,7 +295,6 @@ class ConversationalRecommender:
         turn.reply = f"Enjoy {self.catalog.title(item)}!" if item is not None else "Glad I could help."
 
     def _on_elicit(self, parse, turn: Turn):
-        self._apply(parse.beliefs, turn)  # preferences stated alongside (kept when an LLM read another intent)
         facet = self._next_question()
         turn.action, turn.asked = "elicit", facet
         self.asked.add(facet)

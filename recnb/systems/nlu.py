@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from recnb.systems.belief_state import Belief
-from recnb.systems.constraints import Constraint, negate_constraints
+from recnb.systems.constraints import OPPOSITE_OP, Constraint, negate_constraints
 
 INTENTS = ("recommend", "critique", "explain", "question", "accept", "elicit")
 
@@ -174,11 +174,10 @@ _VAGUE_ERA = [  # only when no year or decade was given
     (re.compile(_ATTACHED_NEG + r"\b(?:recent|new|newer|modern|latest)\b", re.I), ("year", ">=", 2005)),
     (re.compile(_ATTACHED_NEG + r"\b(?:old|classic|vintage|golden\s+age)\b", re.I), ("year", "<", 1970)),
 ]
-_FLIP = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not_in"}
 
 
 def _limit(field_: str, op: str, value: int, negated: bool) -> Belief:
-    c = Constraint(field_, _FLIP[op] if negated else op, value)
+    c = Constraint(field_, OPPOSITE_OP[op] if negated else op, value)
     return Belief(c.describe(), "constraint", (c,))
 
 

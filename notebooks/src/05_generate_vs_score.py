@@ -99,6 +99,7 @@ g = ground(gen.last["output"], cands, gen.catalog.text, catalog_titles=gen.catal
 print("grounded order:", [gen.catalog[i] for i in g.order])
 print("counts:", g.counts())
 print("invented titles:", g.invalid, "| real films outside the candidates:", [line for line, _ in g.outside])
+print("prose lines (name no film, not counted as hallucinated):", g.prose)
 print(f"held-out movie: {gen.catalog[int(case.target)]!r}")
 
 # %% [markdown]
@@ -143,6 +144,7 @@ def run(name, ranker):
             "mrr": ci.loc["mrr", "mean"], "hit@1": ci.loc["hit@1", "mean"], "s/user": seconds / n,
             "invalid titles/user": stats.get("invalid_titles", 0) / n, "outside/user": stats.get("outside_candidates", 0) / n,
             "duplicates/user": stats.get("duplicates", 0) / n, "missing/user": stats.get("missing", 0) / n,
+            "prose lines/user": stats.get("prose_lines", 0) / n,
             "unparseable": stats.get("unparseable_outputs", 0),
             "echo (Spearman)": float(np.nanmean(echoes)) if echoes else None}
 

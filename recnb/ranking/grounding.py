@@ -4,6 +4,8 @@ An LLM asked to rank candidates writes text. Each line is matched to the candida
 fuzzy match (rapidfuzz), and every way it can go wrong is kept and counted, never dropped:
 
 * ``invalid``: a line that matches no candidate and no catalog title (a made-up title);
+* ``prose``: a line that matches nothing and is not written as a title ("Here are my picks:",
+  "I hope you enjoy these!"): counted, but not as a hallucinated item;
 * ``outside``: a real catalog title that is not among the candidates ("Toy Story 2" when only
   "Toy Story" was offered, or the 1954 "Sabrina" when the 1995 one was);
 * ``duplicates``: a candidate named again after its first mention;
@@ -38,6 +40,9 @@ _LABEL = re.compile(r"^\s*(?:[A-Z][.)]\s+|\(\s*(?:[A-Z]|\d{1,3})\s*\)\s*|\d{1,3}
 _WRAP = re.compile(r'^["“”\'*_`]+|["“”\'*_`]+$')
 _TRAILER = re.compile(r"\s+[-–—:]\s+.*$")  # "Heat (1995) - a great heist film"
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+(?=\S)")
+#: words a Title Case title leaves lower-case
+_SMALL_WORDS = {"a", "an", "the", "and", "or", "but", "nor", "of", "in", "on", "at", "to", "for", "by", "with",
+                "from", "into", "as", "vs", "de", "la", "le", "du", "des", "von", "van", "del", "da", "di"}
 _ROMAN = re.compile(r"x{0,3}(?:ix|iv|v?i{0,3})")  # i..xxxix: sequels and episodes, not words like "mix"
 
 
@@ -55,6 +60,25 @@ def _items(text: str) -> list[str]:
         if ln:
             out.append(ln)
     return out
+
+
+def looks_like_title(text: str) -> bool:
+    """Is this line written as a title ("The Last Hope") rather than prose ("Enjoy the show!")?
+
+    Title Case is the cue: every word but small function words starts upper-case (or is a number).
+    Only used for lines that match no catalog title, to tell an invented film from a sentence.
+    """
+    words = [w.strip("\"“”'`!?.,;:*()") for w in text.split()]
+    words = [w for w in words if w]
+    return bool(words) and all(w[0].isupper() or w[0].isdigit() or not w[0].isalpha()
+                               or (i and w.lower() in _SMALL_WORDS) for i, w in enumerate(words))
+
+
+def _written_title(line: str) -> str:
+    """The part of a generated line that would be the title: year and " - commentary" cut."""
+    title, _ = split_title_year(line.strip())
+    title, _ = split_title_year(_TRAILER.sub("", title))
+    return title
 
 
 def parse_list(text: str, max_lines: int = 200) -> list[str]:
@@ -119,7 +143,8 @@ class Grounding:
     lines: list
     order: list  # candidate ids in the order the model named them (first mention only)
     matched: list = field(default_factory=list)  # (line, item_id, similarity) per grounded line
-    invalid: list = field(default_factory=list)  # lines naming nothing in the catalog
+    invalid: list = field(default_factory=list)  # lines written as a title that names nothing in the catalog
+    prose: list = field(default_factory=list)  # lines naming nothing, not written as a title (counted, not items)
     outside: list = field(default_factory=list)  # (line, catalog item id) of real titles not among the candidates
     duplicates: list = field(default_factory=list)  # (line, item id) of repeated mentions
     missing: list = field(default_factory=list)  # candidate ids never named
@@ -133,7 +158,7 @@ class Grounding:
     def counts(self) -> dict:
         return {"lines": len(self.lines), "grounded": len(self.order), "invalid_titles": len(self.invalid),
                 "outside_candidates": len(self.outside), "duplicates": len(self.duplicates), "missing": len(self.missing),
-                "truncated_lines": self.truncated}
+                "truncated_lines": self.truncated, "prose_lines": len(self.prose)}
 
 
 class TitleMatcher:
@@ -249,7 +274,7 @@ def ground(text_or_lines, candidates: Sequence, titles: Mapping, catalog_titles:
                 g.outside.append((line, cat.pick(ids, year)))
                 continue
         if k is None:
-            g.invalid.append(line)
+            (g.invalid if looks_like_title(_written_title(line)) else g.prose).append(line)
             continue
         pool = [c for c in matcher.by_key[k] if c in cand_set]
         if year is not None:

@@ -4,7 +4,7 @@ This is how most LLM recommenders are demonstrated, and at small scale it is the
 (LLMRank: 7B chat models at random level on ML-1M; the bundled 135M model mostly echoes the
 input order). It is kept as the honest baseline the likelihood rankers are compared with: every
 failure is counted in ``stats`` (invalid titles, duplicates, items outside the candidates,
-missing items) and unnamed candidates tie at the bottom. Greedy output is deterministic, so
+missing items, and prose lines that name no film) and unnamed candidates tie at the bottom. Greedy output is deterministic, so
 repeated prompts are answered from a small cache (counted as ``generation_cache_hits``).
 """
 from __future__ import annotations
@@ -41,10 +41,10 @@ class LLMListwiseGenerateRanker(LLMRanker):
         text = self.memo((rp.text, budget), lambda: self.llm.generate(rp.text, max_new_tokens=budget))
         g = ground(text, cands, self.catalog.text, threshold=self.threshold, catalog_matcher=self._catalog_matcher)
         counts = g.counts()
-        for key in ("invalid_titles", "outside_candidates", "duplicates", "missing", "truncated_lines"):
+        for key in ("invalid_titles", "outside_candidates", "duplicates", "missing", "truncated_lines", "prose_lines"):
             self.stats[key] += counts[key]
         self.stats["unparseable_outputs"] += int(not g.order)
-        self._end(output=text, grounding=counts, hallucinated=g.hallucinated, invalid=list(g.invalid),
+        self._end(output=text, grounding=counts, hallucinated=g.hallucinated, invalid=list(g.invalid), prose=list(g.prose),
                   outside=[line for line, _ in g.outside], duplicates=[line for line, _ in g.duplicates],
                   missing=list(g.missing))
         return order_scores(g.order, cands)

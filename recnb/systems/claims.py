@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from recnb.explanation.facts import OSCAR, award_claim_holds, numeric_claim_holds, read_award_claim
+from recnb.ranking.grounding import looks_like_title
 from recnb.systems.constraints import values_of
 
 GENRE_WORDS = {
@@ -116,7 +117,9 @@ def find_mentions(text: str, catalog, among=None) -> list[Mention]:
 
     A citation of an id the catalog lacks, and a "Title (Year)" that matches no catalog title,
     are kept with ``item_id=None``: those are invented items. ``among`` restricts title
-    matching to a candidate set first (then the whole catalog).
+    matching to a candidate set first (then the whole catalog). A yearless list line that matches
+    no catalog title counts as an invented item only when it is written as a title: "2. Enjoy the
+    show!" is a sign-off, not a film.
     """
     out = []
     for m in _CITATION.finditer(text):
@@ -146,6 +149,8 @@ def find_mentions(text: str, catalog, among=None) -> list[Mention]:
         item = catalog.ground_title(title, among=list(among))[0] if among is not None else None
         if item is None:
             item, _ = catalog.ground_title(title)
+        if item is None and not looks_like_title(title):
+            continue
         out.append(Mention(title, item, "title", start, m.end(1)))
     out.sort(key=lambda x: x.start)
     # the same span found as both citation and title keeps the citation

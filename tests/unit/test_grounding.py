@@ -48,7 +48,7 @@ def test_ground_counts_every_kind_of_error():
     assert g.invalid == ["Space Cowboys From Mars"]
     assert g.missing == [2, 5]
     assert g.counts() == {"lines": 6, "grounded": 3, "invalid_titles": 1, "outside_candidates": 1, "duplicates": 1,
-                          "missing": 2, "truncated_lines": 0}  # truncated_lines added (a new count)
+                          "missing": 2, "truncated_lines": 0, "prose_lines": 0}
     assert g.hallucinated == ["Space Cowboys From Mars", "Heat"]
 
 
@@ -149,3 +149,25 @@ def test_a_dropped_leading_article_still_matches(line, film):
     t = {1: "The Matrix (1999)", 2: "Godfather, The (1972)", 3: "Dark Knight, The (2008)", 4: "Heat (1995)"}
     g = ground([line], [1, 2, 3, 4], t, catalog_titles=t)
     assert g.order == [film] and g.invalid == []
+
+
+def test_prose_lines_are_counted_apart_from_invented_titles():
+    """The bundled model writes lines such as "The 10 movies I would like to see:" or echoes the prompt's
+    note ("The 31 earlier movies I watched are not shown"): they name no film, so they are counted as
+    prose, not as hallucinated titles. A line written as a title that names nothing stays invalid."""
+    text = "\n".join(["The 10 movies I would like to see:", "- The Matrix", "- Space Cowboys From Mars - a romp",
+                      "I hope you enjoy these!", "- Godfather, The (1972) - a classic"])
+    g = ground(text, CANDIDATES, CATALOG, catalog_titles=CATALOG)
+    assert g.order == [1, 4]
+    assert g.invalid == ["Space Cowboys From Mars - a romp"]
+    assert g.prose == ["The 10 movies I would like to see:", "I hope you enjoy these!"]
+    assert g.hallucinated == ["Space Cowboys From Mars - a romp"]
+    assert g.counts()["prose_lines"] == 2 and g.counts()["invalid_titles"] == 1
+
+
+def test_looks_like_title():
+    from recnb.ranking.grounding import looks_like_title
+    for t in ["The Last Hope", "Night of the Iron Moon", "2001: A Space Odyssey", "Airplane!", "Se7en", "M*A*S*H"]:
+        assert looks_like_title(t), t
+    for t in ["Enjoy the show!", "I hope you like these picks.", "The 31 earlier movies I watched are not shown", ""]:
+        assert not looks_like_title(t), t

@@ -146,6 +146,9 @@ def test_generate_ranker_counts_every_error(synth):
     assert r.stats["generation_cache_hits"] == 1 and len(llm.prompts) == 1 and r.stats["duplicates"] == 2
     junk = LLMListwiseGenerateRanker(ScriptedLLM(["I cannot rank movies."])).fit(synth.train, items)
     assert np.all(junk.score(q, c) == 0) and junk.stats["unparseable_outputs"] == 1
+    # a sentence names no film: counted as prose, not as an invented title
+    assert junk.stats["prose_lines"] == 1 and junk.stats["invalid_titles"] == 0
+    assert junk.last["prose"] == ["I cannot rank movies."] and junk.last["hallucinated"] == []
 
 
 def test_constrained_ranker_writes_every_candidate_once(llm, dataset):

@@ -269,3 +269,12 @@ def test_claims_are_checked_against_the_passage_the_model_was_shown(catalog):
     assert [(c.kind, c.value, c.supported) for c in a.report.claims] == [("year", "1995", True), ("cast", "Al Pacino", False)]
     full = RAGRecommender(catalog, ScriptedLLM(["Heat (1995) [6]: it stars Al Pacino."]), k=1, n=1)
     assert ("cast", "Al Pacino", True) in [(c.kind, c.value, c.supported) for c in full.answer("crime", retrieved=[6]).report.claims]
+
+
+def test_prose_list_lines_are_not_invented_items(catalog):
+    """A numbered sign-off ("2. Enjoy the show!") names no film: it was counted as an invented item.
+    An unknown list line written as a title ("2. The Last Hope") still is one."""
+    r = check_answer("1. Heat - a tense crime film.\n2. Enjoy the show!\n3. I hope you like these picks.", catalog)
+    assert [(m.text, m.item_id) for m in r.mentions] == [("Heat", 6)] and r.invented == []
+    r = check_answer("1. Heat - a tense crime film.\n2. The Last Hope - a thriller.\n- Night of the Iron Moon", catalog)
+    assert [m.text for m in r.invented] == ["The Last Hope", "Night of the Iron Moon"]

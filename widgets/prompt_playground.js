@@ -194,17 +194,31 @@ function render({ model, el: root }) {
     wrap.appendChild(sides);
   }
 
+  // New results swap only the result panels: a full draw() would refill the textareas from the
+  // stored settings and wipe prompt text typed while the run was going (or since).
+  function drawResults() {
+    const results = model.get("results") || [];
+    wrap.querySelectorAll(".recnb-pp-side").forEach((side) => {
+      const old = side.querySelector(".recnb-pp-result");
+      const fresh = resultView(results[Number(side.dataset.side)]);
+      if (old) old.replaceWith(fresh);
+      else side.appendChild(fresh);
+    });
+  }
+
   draw();
-  const names = ["settings", "results", "user", "candidates_view", "template_names", "ranker_names", "user_ids"];
+  const names = ["settings", "user", "candidates_view", "template_names", "ranker_names", "user_ids"];
   const redraw = () => draw();
   const onStatus = () => {
     const s = wrap.querySelector(".recnb-pp-status");
     if (s) s.textContent = model.get("status") || "";
   };
   for (const name of names) model.on(`change:${name}`, redraw);
+  model.on("change:results", drawResults);
   model.on("change:status", onStatus);
   return () => {  // this view's handlers only: other views of the same model keep theirs
     for (const name of names) model.off(`change:${name}`, redraw);
+    model.off("change:results", drawResults);
     model.off("change:status", onStatus);
   };
 }

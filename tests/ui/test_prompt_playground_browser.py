@@ -78,3 +78,48 @@ def test_template_edit_and_run_round_trip(page, lab, scratch_dir):
               .value.startsWith('Kept by the browser test')""", timeout=60_000
     )
     assert _lab.run_code(page, "print(w.user == cases[1].user_id, w.settings[0]['text'][:7])").strip() == "True Kept by"
+
+
+TEXT_A_JS = "() => document.querySelector('.jp-OutputArea .recnb-pp-side[data-side=\"0\"] textarea').value"
+
+
+def test_results_arriving_keep_prompt_text_typed_meanwhile(page, lab, scratch_dir):
+    """Results came back as a full redraw that refilled every textarea from the stored settings:
+    what the person typed while the run was going (or after it, not yet run) was wiped."""
+    folder, rel = scratch_dir
+    _lab.write_notebook(folder / "playground.ipynb", [SETUP, "print('ready', len(w.settings))"])
+    _lab.open_notebook(page, lab, rel / "playground.ipynb")
+    _lab.run_all(page)
+    assert _lab.tracebacks(page) == []
+    out = _lab.output_area(page)
+    a = _side(out, 0)
+    a.wait_for(timeout=60_000)
+
+    # Run, then type into side A while the kernel ranks: the results must not take the text away.
+    typed = EDITED.replace("Edited by", "Typed during the run by")
+    out.locator(".recnb-pp-run").click()
+    a.locator("textarea").fill(typed)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-OutputArea .recnb-pp-side .recnb-pp-row').length === 16", timeout=240_000
+    )
+    assert page.evaluate(TEXT_A_JS) == typed
+    assert "done in" in out.locator(".recnb-pp-status").inner_text()
+
+    # The same without racing the run: new results from the kernel while side A holds unsaved text.
+    later = EDITED.replace("Edited by", "Not saved yet, typed by")
+    a.locator("textarea").fill(later)
+    _lab.run_code(page, "w.results = [dict(r, seconds=123.0) for r in w.results]")
+    page.wait_for_function(
+        "() => document.querySelector('.jp-OutputArea .recnb-pp-side[data-side=\"0\"] .recnb-pp-meta')"
+        ".textContent.startsWith('123.00 s')", timeout=60_000
+    )
+    assert page.evaluate(TEXT_A_JS) == later
+    assert _side(out, 0).locator(".recnb-pp-row").count() == 8  # the result panel itself was redrawn
+    # still unsaved in the kernel, and Run then saves and uses it
+    assert _lab.run_code(page, "print(w.settings[0]['text'].startswith(('Typed', 'Not saved')))").strip() == "False"
+    out.locator(".recnb-pp-run").click()
+    page.wait_for_function(
+        "() => !document.querySelector('.jp-OutputArea .recnb-pp-side[data-side=\"0\"] .recnb-pp-meta')"
+        ".textContent.startsWith('123.00 s')", timeout=240_000
+    )
+    assert _lab.run_code(page, "print(w.results[0]['prompt'][:9], len(w.history))").strip() == "Not saved 2"

@@ -6,6 +6,7 @@ and tests all speak the same language: ``apply_edit(profile, Edit("flip", id="a1
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 
 from recnb.text.profile import POLARITIES, Profile, Statement, detect_polarity, statement_topic
@@ -112,16 +113,36 @@ def apply_edit(profile: Profile, edit: Edit) -> tuple[Profile, str]:
     raise ProfileEditError(f"unknown edit op {edit.op!r}; use one of {OPS}")
 
 
+# Words that make a text a sentence rather than a bare topic: "Westerns are great" as a dislike
+# cannot become "I dislike Westerns are great"; "Westerns" or "films with Tom Hanks" can.
+_SENTENCE = re.compile(r"\b(?:is|are|was|were|am|be|been|isn'?t|aren'?t|wasn'?t|i|i'm|me|my|we|you|it|they|"
+                       r"has|have|had|do|does|did|can|could|will|would|should|makes?|made)\b", re.IGNORECASE)
+
+
 def _flip_text(text: str, polarity: str) -> str:
-    """The words rewritten to say the new polarity: "I love heist films" -> "I dislike heist films".
+    """The words rewritten to say ``polarity``: "I love heist films" -> "I dislike heist films".
 
     Text rankers and prompts read the words, not the polarity field: a flipped statement whose words
-    still say the opposite ("I can't stand horror" as a like) would be read back the old way.
+    still say the opposite ("I can't stand horror" as a like) would be read back the old way. Words
+    that cannot be rewritten safely raise ProfileEditError rather than being garbled.
     """
-    if detect_polarity(text) is None and polarity == "like":
-        return text  # "Westerns": no polarity in the words, and a like is what a plain topic says
+    said = detect_polarity(text)
+    if (said or "like") == polarity:
+        return text  # the words already say it ("Westerns" is a like)
+    cannot = ProfileEditError(f"cannot rewrite '{text}' to say {polarity}: edit its words instead")
+    if len(Profile.from_text(text).statements) > 1:
+        raise cannot  # several clauses ("I like X but not Y"): rewriting the lead would garble the rest
+    topic = statement_topic(text)
+    bare = text.strip().rstrip(".!?;").strip()
+    if said is not None and topic == bare:
+        raise cannot  # the polarity words are not a lead that can be swapped ("Horror is not for me")
+    if said is None and _SENTENCE.search(bare):
+        raise cannot  # a sentence, not a topic ("Westerns are great")
     end = "." if text.rstrip().endswith(".") else ""
-    return f"I {'dislike' if polarity == 'dislike' else 'like'} {statement_topic(text)}{end}"
+    new = f"I {'dislike' if polarity == 'dislike' else 'like'} {topic}{end}"
+    if (detect_polarity(new) or "like") != polarity:
+        raise cannot  # the topic itself says the opposite ("I like I never watch horror")
+    return new
 
 
 def _index(value, op: str) -> int:

@@ -54,8 +54,11 @@ _LEAD = re.compile(
 
 # A clause that starts with a negation ("not horror", "no musicals", "anything but westerns",
 # "nothing with gore") is a dislike of what follows; praise built on one ("nothing beats ...") is not.
+# "not into / not a fan of / not interested in" keep those words out of the topic (a flip wrote
+# "I like into horror"); only after "not", where they cannot be the thing disliked.
 _NEG_START = re.compile(
-    r"^\s*(?:(?:and|but|also|please|so|just)\s+)*(?:not|no|nothing|never|none\s+of|anything\s+but|everything\s+but|"
+    r"^\s*(?:(?:and|but|also|please|so|just)\s+)*(?:not(?:\s+(?:into|a\s+(?:big\s+)?fan\s+of|interested\s+in))?|no|nothing|never|"
+    r"none\s+of|anything\s+but|everything\s+but|"
     r"except|without)\b(?!\s+(?:beats|better|more|less|compares|like\s+(?:a|an|the)\b|tops))"
     r"(?:\s+(?:anything|something|films?|movies?|more))?(?:\s+(?:with|about|by|from|featuring|starring))?\s*",
     re.IGNORECASE,

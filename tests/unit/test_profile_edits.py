@@ -139,3 +139,42 @@ def test_polarity_and_topic_reading():
 ])
 def test_negated_clauses_are_dislikes(text, expected):
     assert [(s.text, s.polarity, statement_topic(s.text)) for s in Profile.from_text(text)] == expected
+
+
+@pytest.mark.parametrize("text,polarity,flipped", [
+    # the negation's filler words went into the topic: 'Not into horror' flipped to 'I like into horror'
+    ("Not into horror", "dislike", "I like horror"),
+    ("Not a fan of musicals", "dislike", "I like musicals"),
+    ("I'm not a fan of musicals", "dislike", "I like musicals"),
+    ("Nothing with gore", "dislike", "I like gore"),
+    ("Please no sequels", "dislike", "I like sequels"),
+    ("I am sick of superhero movies", "dislike", "I like superhero movies"),
+])
+def test_flip_of_negated_phrasings_reads_back_as_the_new_polarity(text, polarity, flipped):
+    p = Profile([Statement(text, polarity=polarity)])
+    q, _ = apply_edit(p, Edit("flip", id=p.statements[0].id))
+    assert q.statements[0].text == flipped
+    assert [x.polarity for x in Profile.from_text(q.to_text())] == ["like"]
+
+
+@pytest.mark.parametrize("text,polarity", [
+    ("Horror is not for me", "dislike"),  # was 'I like Horror is not for me', which reads as a dislike
+    ("I never watch horror", "dislike"),  # was 'I like I never watch horror'
+    ("Westerns are great", "like"),  # was 'I dislike Westerns are great'
+    ("I like Horror films but not slashers", "like"),  # two clauses: flipping the lead garbles the second
+])
+def test_flip_that_cannot_rewrite_the_words_says_so_and_changes_nothing(text, polarity):
+    h = EditHistory(Profile([Statement(text, polarity=polarity)]))
+    new = "dislike" if polarity == "like" else "like"
+    with pytest.raises(ProfileEditError, match=f"cannot rewrite '{text}' to say {new}: edit its words instead"):
+        h.apply(Edit("flip", id=h.current.statements[0].id))
+    assert [(s.text, s.polarity) for s in h.current] == [(text, polarity)] and h.log == []
+
+
+def test_negation_filler_words_are_not_part_of_the_topic():
+    assert statement_topic("Not into horror") == "horror"
+    assert statement_topic("not a fan of westerns.") == "westerns"
+    assert statement_topic("Not interested in sequels") == "sequels"
+    assert [detect_polarity(t) for t in ("Not into horror", "not a fan of westerns", "Not interested in sequels")] == ["dislike"] * 3
+    # praise after a negation is still not a dislike
+    assert detect_polarity("Nothing beats a good heist film") != "dislike"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 # Cyrillic and Greek letters that look like Latin ones ("Ignоre" with a Cyrillic o): folded to Latin
@@ -252,8 +253,9 @@ def injection_trial(rag, request: str, target, victim=None, style: str = "plain"
     planted = plant(rag.catalog.description(victim), rag.catalog.title(target), target, style)
     attacked = copy.copy(rag)
     attacked.catalog = rag.catalog.with_description(victim, planted)
+    attacked.stats = Counter()  # its own: a shared Counter took the attacked run into rag.stats and added it twice
     out = attacked.answer(request, retrieved=ids)
-    rag.stats.update({f"attack_{k}": v for k, v in attacked.stats.items() if k == "neutralised_sentences"})
+    rag.stats["attack_neutralised_sentences"] += attacked.stats["neutralised_sentences"]
 
     def named(ans):
         return target in {m.item_id for m in ans.report.mentions}

@@ -185,3 +185,16 @@ def test_bundled_model_does_not_obey_a_planted_instruction(catalog, llm, style):
         assert row["neutralised"] >= 1
         assert not row["obeyed"], row
         assert row["attacked_top"] == row["clean_top"]  # neutralised: the answer is the clean one
+
+
+def test_attacked_runs_do_not_count_twice_in_the_recommenders_stats(catalog):
+    """Review: the attacked copy shared rag.stats, so each trial added the running total again (1, 3, 6)."""
+    rag = RAGRecommender(catalog, ScriptedLLM(["Heat (1995) [6]: a crime film."], prefer="[858]"), k=3, n=1)
+    seen = []
+    for _ in range(3):
+        row = injection_trial(rag, "a crime film", target=1, retrieved=[6, 858, 431])
+        assert row["neutralised"] == 1
+        seen.append((rag.stats["attack_neutralised_sentences"], rag.stats["requests"],
+                     rag.stats["neutralised_sentences"]))
+    # the attacked answers are counted only under attack_*: the clean ones alone are rag's own requests
+    assert seen == [(1, 1, 0), (2, 2, 0), (3, 3, 0)]

@@ -74,10 +74,11 @@ def apply_edit(profile: Profile, edit: Edit) -> tuple[Profile, str]:
         polarity = edit.polarity or detect_polarity(text) or "like"
         if polarity not in POLARITIES:
             raise ProfileEditError(f"polarity must be one of {POLARITIES}, not {polarity!r}")
-        s = Statement(text, polarity=polarity, weight=_weight(1.0 if edit.weight is None else edit.weight), source="edited")
+        written = _in_words(text, polarity, explicit=edit.polarity is not None)
+        s = Statement(written, polarity=polarity, weight=_weight(1.0 if edit.weight is None else edit.weight), source="edited")
         at = len(st) if edit.index is None else max(0, min(_index(edit.index, "add"), len(st)))
         st.insert(at, s)
-        return p, f"added {polarity} '{text}'"
+        return p, f"added {polarity} '{written}'" + (f" (from '{text}')" if written != text else "")
     if edit.op == "replace":
         if edit.profile is None:
             raise ProfileEditError("'replace' needs a profile")
@@ -86,13 +87,15 @@ def apply_edit(profile: Profile, edit: Edit) -> tuple[Profile, str]:
     old = st[i]
     if edit.op == "edit":
         text = _text(edit.text)
-        said = detect_polarity(text)
-        polarity = edit.polarity or (said if said and text != old.text else old.polarity)
+        # the words decide unless a polarity is sent; words that say neither keep the old one
+        polarity = edit.polarity or detect_polarity(text) or old.polarity
         if polarity not in POLARITIES:
             raise ProfileEditError(f"polarity must be one of {POLARITIES}, not {polarity!r}")
-        st[i] = replace(old, text=text, polarity=polarity, source="edited", flag=None, facet=None)
+        written = _in_words(text, polarity, explicit=edit.polarity is not None)
+        st[i] = replace(old, text=written, polarity=polarity, source="edited", flag=None, facet=None)
         note = f" (polarity {polarity}, read from the text)" if polarity != old.polarity and not edit.polarity else ""
-        return p, f"edited '{old.text}' -> '{text}'{note}"
+        note += f" (from '{text}')" if written != text else ""
+        return p, f"edited '{old.text}' -> '{written}'{note}"
     if edit.op == "delete":
         del st[i]
         return p, f"deleted '{old.text}'"
@@ -117,6 +120,17 @@ def apply_edit(profile: Profile, edit: Edit) -> tuple[Profile, str]:
 # cannot become "I dislike Westerns are great"; "Westerns" or "films with Tom Hanks" can.
 _SENTENCE = re.compile(r"\b(?:is|are|was|were|am|be|been|isn'?t|aren'?t|wasn'?t|i|i'm|me|my|we|you|it|they|"
                        r"has|have|had|do|does|did|can|could|will|would|should|makes?|made)\b", re.IGNORECASE)
+
+
+def _in_words(text: str, polarity: str, explicit: bool) -> str:
+    """``text`` saying ``polarity`` in its words: prompts and text rankers read only the words, so a
+    "Horror films" added as a dislike becomes "I dislike Horror films". Words that plainly say the
+    opposite of a polarity the person chose ("I love horror" sent as a dislike) are refused: one of
+    the two is a mistake, and guessing which would hide it."""
+    said = detect_polarity(text)
+    if explicit and said is not None and said != polarity:
+        raise ProfileEditError(f"'{text}' says {said}, but the edit asks for {polarity}: change the words or the polarity")
+    return _flip_text(text, polarity)
 
 
 def _flip_text(text: str, polarity: str) -> str:

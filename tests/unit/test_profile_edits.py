@@ -178,3 +178,41 @@ def test_negation_filler_words_are_not_part_of_the_topic():
     assert [detect_polarity(t) for t in ("Not into horror", "not a fan of westerns", "Not interested in sequels")] == ["dislike"] * 3
     # praise after a negation is still not a dislike
     assert detect_polarity("Nothing beats a good heist film") != "dislike"
+
+
+def test_add_and_edit_with_a_polarity_write_it_into_the_words():
+    # the editor's add box sends a topic and a chosen polarity; prompts read only the words, so
+    # 'Horror films' stored as a dislike reached the LLM as 'About me: I like Comedy films. Horror films.'
+    p = base()
+    q, msg = apply_edit(p, Edit("add", text="Horror films", polarity="dislike"))
+    s = q.statements[-1]
+    assert (s.text, s.polarity) == ("I dislike Horror films", "dislike") and "dislike 'I dislike Horror films'" in msg
+    assert [x.polarity for x in Profile.from_text(q.to_text())] == ["like", "like", "dislike", "dislike"]
+    sid = p.statements[0].id
+    q, _ = apply_edit(p, Edit("edit", id=sid, text="westerns", polarity="dislike"))
+    assert (q.statements[0].text, q.statements[0].polarity) == ("I dislike westerns", "dislike")
+    # no polarity sent: a statement edited to a bare topic keeps its polarity, in words too
+    dis = p.statements[2].id
+    q, _ = apply_edit(p, Edit("edit", id=dis, text="slasher films"))
+    assert (q.statements[2].text, q.statements[2].polarity) == ("I dislike slasher films", "dislike")
+    # words that already agree are kept as typed
+    q, _ = apply_edit(p, Edit("add", text="I can't stand musicals", polarity="dislike"))
+    assert q.statements[-1].text == "I can't stand musicals"
+
+
+@pytest.mark.parametrize("edit", [
+    Edit("add", text="I love horror films", polarity="dislike"),
+    Edit("add", text="no musicals", polarity="like"),
+    Edit("edit", id="FIRST", text="I hate westerns", polarity="like"),
+])
+def test_words_that_say_the_opposite_of_the_chosen_polarity_are_refused(edit):
+    p = base()
+    if edit.id == "FIRST":
+        edit = dataclasses.replace(edit, id=p.statements[0].id)
+    with pytest.raises(ProfileEditError, match=f"says {'dislike' if edit.polarity == 'like' else 'like'}"):
+        apply_edit(p, edit)
+
+
+def test_add_with_a_polarity_that_cannot_be_written_into_the_words_is_refused():
+    with pytest.raises(ProfileEditError, match="cannot rewrite 'Westerns are great' to say dislike"):
+        apply_edit(base(), Edit("add", text="Westerns are great", polarity="dislike"))

@@ -10,7 +10,9 @@ Semantics, tested against brute force in tests/unit/test_retrieval_filters.py:
   Case-insensitive, matched against the catalog's ``genres`` column ("A|B"). A genre the
   catalog does not have is an error naming the closest ones (a typo would otherwise
   silently return nothing).
-* ``exclude``: item ids never returned (ids not in the catalog are simply not there).
+* ``exclude``: item ids never returned (ids not in the catalog are simply not there). Ids are
+  kept as given (an ASIN "0439064872" is not the integer 439064872); one id alone, a string
+  included, is a set of one.
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ class FactFilter:
         object.__setattr__(self, "genres", tuple(g.strip() for g in genres if g and g.strip()))
         if self.genre_mode not in ("any", "all"):
             raise ValueError(f"genre_mode must be 'any' or 'all', not {self.genre_mode!r}")
-        object.__setattr__(self, "exclude", frozenset(int(i) for i in _items(self.exclude)))
+        object.__setattr__(self, "exclude", id_set(self.exclude, "exclude"))
 
     @property
     def restricts_facts(self) -> bool:
@@ -100,8 +102,20 @@ def _items(values) -> Iterable:
     return () if values is None else values
 
 
+def id_set(values, what: str = "exclude") -> frozenset:
+    """Item ids as a set, exactly as given: None is none, one id (a string too) is a set of one."""
+    if values is None:
+        return frozenset()
+    if isinstance(values, (str, bytes)) or not np.iterable(values):
+        values = (values,)  # a string is one ASIN, not its characters
+    try:
+        return frozenset(values.tolist() if hasattr(values, "tolist") else values)
+    except TypeError as e:  # unhashable members, e.g. a list of lists
+        raise ValueError(f"{what} must be item ids (a list, set or Series of them), got {type(values).__name__}: {e}") from None
+
+
 def make_filter(filters: FactFilter | None = None, *, years=None, genres: Iterable[str] | str = (),
-                genre_mode: str = "any", exclude: Iterable[int] = ()) -> FactFilter:
+                genre_mode: str = "any", exclude=()) -> FactFilter:
     """A FactFilter from keyword arguments, merged with an existing one (keywords add to it)."""
     base = filters or FactFilter()
     if not isinstance(base, FactFilter):
@@ -111,5 +125,5 @@ def make_filter(filters: FactFilter | None = None, *, years=None, genres: Iterab
         years=years if years is not None else base.years,
         genres=tuple(base.genres) + extra,
         genre_mode=genre_mode if genre_mode != "any" else base.genre_mode,
-        exclude=frozenset(base.exclude) | {int(i) for i in _items(exclude)},
+        exclude=frozenset(base.exclude) | id_set(exclude),
     )

@@ -2,7 +2,9 @@
 
 Exact search (``IndexFlatIP`` on normalised vectors = cosine) is the default; HNSW and IVF
 are for catalogs far larger than the bundled one (see :func:`recall_at_k` for what they
-give up). Vectors live in FAISS under their row position; item ids are mapped on the way out.
+give up). Vectors live in FAISS under their row position; item ids are mapped on the way out,
+exactly as the catalog gives them (int64 for integer ids, otherwise the objects themselves,
+such as ASIN strings: see :mod:`recnb.candidates._ids`).
 
 Filters (``allowed`` / ``exclude``) become a FAISS bitmap ID selector, so every kind searches
 only eligible items. An approximate kind can still come back short (HNSW's graph walk or
@@ -17,25 +19,28 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from recnb.candidates._ids import IdPositions, as_item_ids, no_item
+
 KINDS = ("flat", "hnsw", "ivf")
 
 
 class VectorIndex:
-    """Item vectors in FAISS, addressed by the catalog's own item ids (int64)."""
+    """Item vectors in FAISS, addressed by the catalog's own item ids (integers or strings)."""
 
     #: Filtered searches over at most this many eligible items are scored exactly (cheaper
     #: than a graph walk that skips most nodes, and never short).
     exact_below = 4096
 
-    def __init__(self, item_ids: Sequence[int], vectors: np.ndarray, kind: str = "flat", **params):
+    def __init__(self, item_ids: Sequence, vectors: np.ndarray, kind: str = "flat", **params):
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.item_ids = np.asarray(item_ids, dtype=np.int64)
+        self.item_ids = as_item_ids(item_ids)
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be 2-d (n, dim), got shape {vectors.shape}")
         if len(self.item_ids) != len(vectors):
             raise ValueError(f"{len(self.item_ids)} ids for {len(vectors)} vectors")
-        if len(np.unique(self.item_ids)) != len(self.item_ids):
-            raise ValueError("item ids must be unique")
+        self._ids = IdPositions(self.item_ids)  # raises on repeated ids
+        #: what search_many puts where FAISS found no item: -1 for integer ids, None otherwise
+        self.no_item = no_item(self.item_ids)
         if kind not in KINDS:
             raise ValueError(f"unknown index kind {kind!r}: use 'flat', 'hnsw' or 'ivf'")
         self.kind, self.dim, self.params = kind, vectors.shape[1], dict(params)
@@ -45,8 +50,6 @@ class VectorIndex:
         self.index.add(vectors)
         if kind == "ivf":
             self.index.make_direct_map()  # lets reconstruct() fetch stored vectors by position
-        order = np.argsort(self.item_ids, kind="stable")
-        self._sorted_ids, self._sorted_pos = self.item_ids[order], order
 
     @staticmethod
     def _make(kind, dim, vectors, **params):
@@ -73,19 +76,14 @@ class VectorIndex:
         return f"VectorIndex(kind={self.kind!r}, items={len(self):,}, dim={self.dim})"
 
     # -- ids <-> positions ------------------------------------------------------------------
-    def positions(self, ids: Iterable[int], strict: bool = True) -> np.ndarray:
-        """Row positions of item ids; unknown ids raise KeyError (``strict``) or are dropped."""
-        ids = np.fromiter((int(i) for i in ids), dtype=np.int64)
-        if ids.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        at = np.clip(np.searchsorted(self._sorted_ids, ids), 0, len(self._sorted_ids) - 1)
-        found = self._sorted_ids[at] == ids
-        if strict and not found.all():
-            missing = ids[~found][:5].tolist()
-            raise KeyError(f"{int((~found).sum())} item id(s) not in the index: {missing}")
-        return self._sorted_pos[at[found]]
+    def positions(self, ids: Iterable, strict: bool = True) -> np.ndarray:
+        """Row positions of item ids; unknown ids raise KeyError (``strict``) or are dropped.
 
-    def vectors_of(self, ids: Iterable[int]) -> np.ndarray:
+        Ids match by value and type as the catalog has them: 7 is not the ASIN "0000000007".
+        """
+        return self._ids.positions(ids, strict=strict)
+
+    def vectors_of(self, ids: Iterable) -> np.ndarray:
         """Stored vectors of the given item ids (for "more like this" queries)."""
         return self._reconstruct(self.positions(ids))
 
@@ -94,7 +92,7 @@ class VectorIndex:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.asarray(self.index.reconstruct_batch(np.asarray(pos, dtype=np.int64)), dtype=np.float32)
 
-    def eligible_positions(self, allowed: Iterable[int] | None = None, exclude: Iterable[int] | None = None):
+    def eligible_positions(self, allowed: Iterable | None = None, exclude: Iterable | None = None):
         """Positions that pass ``allowed`` minus ``exclude`` (None: no filter at all).
 
         Allowed ids that are not in the index are counted in ``stats['allowed_unknown']``.
@@ -102,11 +100,10 @@ class VectorIndex:
         if allowed is None and exclude is None:
             return None
         if allowed is not None:
-            allowed = list(allowed)
+            allowed, pos = self._ids.lookup(allowed)
             mask = np.zeros(len(self), dtype=bool)
-            pos = self.positions(allowed, strict=False)
-            self.stats["allowed_unknown"] += len(set(map(int, allowed))) - len(pos)
-            mask[pos] = True
+            self.stats["allowed_unknown"] += len(set(allowed[pos < 0].tolist()))
+            mask[pos[pos >= 0]] = True
         else:
             mask = np.ones(len(self), dtype=bool)
         if exclude is not None:
@@ -114,8 +111,8 @@ class VectorIndex:
         return np.flatnonzero(mask)
 
     # -- search -----------------------------------------------------------------------------
-    def search(self, query: np.ndarray, k: int = 10, allowed: Iterable[int] | None = None,
-               exclude: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: np.ndarray, k: int = 10, allowed: Iterable | None = None,
+               exclude: Iterable | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (item_ids, scores) for one query vector, restricted to ``allowed`` minus ``exclude``.
 
         Exactly min(k, #eligible) items come back, best first.
@@ -127,7 +124,7 @@ class VectorIndex:
         n_eligible = len(self) if eligible is None else len(eligible)
         k_eff = min(int(k), n_eligible)
         if k_eff <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            return self.item_ids[:0], np.zeros(0, dtype=np.float32)
         if eligible is not None and n_eligible <= self.exact_below:
             self.stats["filtered_exact_small"] += 1
             return self._exact_subset(q[0], eligible, k_eff)
@@ -138,10 +135,15 @@ class VectorIndex:
         return self.item_ids[pos], scores
 
     def search_many(self, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Unfiltered top-k for a batch of queries: (item_ids [nq, k], scores); -1 where none."""
+        """Unfiltered top-k for a batch of queries: (item_ids [nq, k], scores).
+
+        Where FAISS found no item the id is :attr:`no_item` (-1 for integer ids, None otherwise).
+        """
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         scores, pos = self.index.search(q, min(int(k), len(self)))
-        return np.where(pos >= 0, self.item_ids[np.clip(pos, 0, None)], -1), scores
+        ids = self.item_ids[np.clip(pos, 0, None)]  # a copy (fancy indexing), safe to write into
+        ids[pos < 0] = self.no_item
+        return ids, scores
 
     def _faiss_search(self, q, k, eligible):
         import faiss
@@ -179,4 +181,5 @@ def recall_at_k(approx: VectorIndex, exact: VectorIndex | None, queries: np.ndar
     """
     got, _ = approx.search_many(queries, k)
     want = truth if truth is not None else exact.search_many(queries, k)[0]
-    return float(np.mean([len(set(g[g >= 0].tolist()) & set(w.tolist())) / len(w) for g, w in zip(got, want)]))
+    return float(np.mean([len({i for i in g.tolist() if i != approx.no_item} & set(w.tolist())) / len(w)
+                          for g, w in zip(got, want)]))

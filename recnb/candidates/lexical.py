@@ -12,6 +12,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from recnb.candidates._ids import IdPositions, as_item_ids
+
 
 def _stemmer(language: str | None):
     if not language:
@@ -24,18 +26,20 @@ def _stemmer(language: str | None):
 
 
 class BM25Index:
-    """BM25 scores of one query against every item; top-k with ``allowed``/``exclude``."""
+    """BM25 scores of one query against every item; top-k with ``allowed``/``exclude``.
 
-    def __init__(self, item_ids: Sequence[int], texts: Sequence[str], stem_language: str | None = "english",
+    Item ids come back as given (integers or strings such as ASINs), never cast.
+    """
+
+    def __init__(self, item_ids: Sequence, texts: Sequence[str], stem_language: str | None = "english",
                  k1: float = 1.5, b: float = 0.75):
         import bm25s
         from bm25s.tokenization import Tokenizer
 
-        self.item_ids = np.asarray(item_ids, dtype=np.int64)
+        self.item_ids = as_item_ids(item_ids)
         if len(self.item_ids) != len(texts):
             raise ValueError(f"{len(self.item_ids)} ids for {len(texts)} texts")
-        if len(np.unique(self.item_ids)) != len(self.item_ids):
-            raise ValueError("item ids must be unique")
+        self._ids = IdPositions(self.item_ids)  # raises on repeated ids
         stem = _stemmer(stem_language)
         self.stemmer = "PyStemmer/" + stem_language if stem else None
         self.stats: Counter = Counter()
@@ -46,7 +50,6 @@ class BM25Index:
         self.bm25 = bm25s.BM25(k1=k1, b=b)
         self.bm25.index((ids, self.tokenizer.get_vocab_dict()), show_progress=False)
         self._empty_token = self.tokenizer.get_vocab_dict().get("")
-        self._pos = {int(i): p for p, i in enumerate(self.item_ids)}
 
     def __len__(self):
         return len(self.item_ids)
@@ -64,12 +67,12 @@ class BM25Index:
             return np.zeros(len(self), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
 
-    def scores_of(self, text: str, ids: Iterable[int]) -> np.ndarray:
-        rows = [self._pos[int(i)] for i in ids]
-        return self.scores(text)[rows]
+    def scores_of(self, text: str, ids: Iterable) -> np.ndarray:
+        """BM25 scores of the given item ids, in their order; an unknown id is a KeyError."""
+        return self.scores(text)[self._ids.positions(ids)]
 
-    def search(self, text: str, k: int = 10, allowed: Iterable[int] | None = None,
-               exclude: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, text: str, k: int = 10, allowed: Iterable | None = None,
+               exclude: Iterable | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (item_ids, scores) among eligible items; exactly min(k, #eligible) come back.
 
         Every item is scored (BM25 is cheap), so filtering is exact. Ties keep catalog order.
@@ -78,9 +81,9 @@ class BM25Index:
         mask = np.ones(len(self), dtype=bool)
         if allowed is not None:
             mask[:] = False
-            mask[[self._pos[int(i)] for i in allowed if int(i) in self._pos]] = True
+            mask[self._ids.positions(allowed, strict=False)] = True  # unknown ids are simply not there
         if exclude is not None:
-            mask[[self._pos[int(i)] for i in exclude if int(i) in self._pos]] = False
+            mask[self._ids.positions(exclude, strict=False)] = False
         rows = np.flatnonzero(mask)
         top = rows[np.argsort(-scores[rows], kind="stable")[: max(0, int(k))]]
         return self.item_ids[top], scores[top]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from recnb.candidates.embeddings import EmbeddingCache
-from recnb.candidates.filters import FactFilter, make_filter
+from recnb.candidates.filters import FactFilter, id_set, make_filter
 from recnb.candidates.index import VectorIndex
 
 
@@ -112,8 +112,7 @@ class DenseRetriever:
     def more_like_this(self, item_id, k: int = 10, filters: FactFilter | None = None, **kw) -> pd.DataFrame:
         """Top-k items closest to ``item_id``'s own vector, the item itself left out."""
         vector = self.index.vectors_of([item_id])[0]
-        given = kw.pop("exclude", None)
-        exclude = {int(i) for i in (() if given is None else given)} | {int(item_id)}
+        exclude = id_set(kw.pop("exclude", None)) | {item_id}  # ids as given: an ASIN stays a string
         return self.search_vector(vector, k, filters, exclude=exclude, **kw)
 
     def brute_force(self, vector: np.ndarray, k: int = 10, filters: FactFilter | None = None, **kw) -> pd.DataFrame:

@@ -27,23 +27,23 @@ class BiEncoderRanker(Ranker):
         super().fit(train, items)
         self.item_ids = items["item_id"].to_numpy()
         self.item_vectors = self.cache.encode(items[self.text_column].fillna("").astype(str).tolist())
-        self._row = {int(i): r for r, i in enumerate(self.item_ids)}
+        self._row = {i: r for r, i in enumerate(self.item_ids.tolist())}  # ids as given: an ASIN is no int
         return self
 
     def query_vector(self, query: Query) -> np.ndarray:
         text = query.text()
         if text.strip():
             return self.cache.encode([text], progress=False)[0]
-        liked = [i for i in query.liked() if int(i) in self._row]
+        liked = [i for i in query.liked() if i in self._row]
         if liked:
             self.stats["fallback_history_centroid"] += 1
-            v = self.item_vectors[[self._row[int(i)] for i in liked]].mean(0)
+            v = self.item_vectors[[self._row[i] for i in liked]].mean(0)
             return v / (np.linalg.norm(v) or 1.0)
         raise ValueError("bi-encoder: the query is empty (no request, no profile text and no liked history items)")
 
     def _score(self, query: Query, candidates: np.ndarray) -> np.ndarray:
         q = self.query_vector(query)
-        return self.item_vectors[[self._row[int(c)] for c in candidates]] @ q
+        return self.item_vectors[[self._row[c] for c in candidates.tolist()]] @ q
 
     def why(self, query, candidates, scores):
         return [f"cosine {s:.2f} to your {'request' if query.request else 'profile'}" for s in scores] if query.text() else None

@@ -98,10 +98,8 @@ class ItemCatalog:
         return rec
 
     def title(self, item_id, with_year: bool = True) -> str:
-        rec = self.record(item_id)
-        t = natural_title(str(rec.get("title") or rec["item_id"]))
-        y = rec.get("year")
-        return f"{t} ({int(y)})" if with_year and y is not None and not pd.isna(y) else t
+        """The title as prompts show it: "Lady Vengeance (2005)" (alternate names dropped)."""
+        return _shown_title(self.record(item_id), with_year)
 
     def facts(self, item_id) -> dict:
         """Non-empty facts of one item: {label: value}; multi-valued facts as lists (first few)."""
@@ -245,17 +243,14 @@ class ItemCatalog:
         """Fuzzy title matcher over the whole catalog (``recnb.ranking.grounding.TitleMatcher``).
 
         Built from "Title (Year)", so the year written tells remakes apart: "12 Angry Men (1997)"
-        is the 1997 film, not the first one in catalog order.
+        is the 1997 film, not the first one in catalog order. The title is the one prompts show
+        (:meth:`title`: alternate names dropped), so an item written as shown grounds back to it.
         """
         if "_matcher" not in self.__dict__:
             from recnb.ranking.grounding import TitleMatcher
 
             # 90, not the grounding default 85: at 85 "The Lion King II" grounds to "The Lion King".
-            titles = {}
-            for rec in self._records:
-                t, y = str(rec.get("title") or rec["item_id"]), rec.get("year")
-                has_year = y is not None and not pd.isna(y) and split_title_year(t)[1] is None
-                titles[rec["item_id"]] = f"{t} ({int(y)})" if has_year else t
+            titles = {rec["item_id"]: _shown_title(rec) for rec in self._records}
             self._matcher = TitleMatcher(titles, threshold=90.0)
         return self._matcher
 
@@ -280,3 +275,10 @@ class ItemCatalog:
                 if other is not None and matcher.years.get(other) == year:
                     return other, other_sim
         return item, sim
+
+
+def _shown_title(rec: dict, with_year: bool = True) -> str:
+    """ "Title (Year)" of a record, alternates dropped; a title that already ends in a year keeps it."""
+    t, y = natural_title(str(rec.get("title") or rec["item_id"])), rec.get("year")
+    has_year = with_year and y is not None and not pd.isna(y) and split_title_year(t)[1] is None
+    return f"{t} ({int(y)})" if has_year else t

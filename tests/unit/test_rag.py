@@ -278,3 +278,18 @@ def test_prose_list_lines_are_not_invented_items(catalog):
     assert [(m.text, m.item_id) for m in r.mentions] == [("Heat", 6)] and r.invented == []
     r = check_answer("1. Heat - a tense crime film.\n2. The Last Hope - a thriller.\n- Night of the Iron Moon", catalog)
     assert [m.text for m in r.invented] == ["The Last Hope", "Night of the Iron Moon"]
+
+
+def test_every_item_grounds_back_from_the_title_the_prompt_shows(dataset):
+    """The matcher was built from MovieLens's raw titles ("Lady Vengeance (Sympathy for Lady Vengeance)
+    (Chinjeolhan geumjassi)") while prompts show "Lady Vengeance (2005)": 1038 of 9066 items written
+    exactly as shown were counted as invented items. Only titles two catalog items share (with the
+    same year) may ground to the other one."""
+    cat = ItemCatalog(dataset.items)
+    shown = {i: cat.title(i) for i in cat.ids}
+    wrong = {i: cat.ground_title(t)[0] for i, t in shown.items() if cat.ground_title(t)[0] != i}
+    assert all(w is not None and shown[w] == shown[i] for i, w in wrong.items()), \
+        {shown[i]: w for i, w in list(wrong.items())[:10]}
+    a = RAGRecommender(cat, ScriptedLLM(["Lady Vengeance (2005) [42632]: a crime film."]), k=2, n=1).answer(
+        "revenge", retrieved=[42632, 6])
+    assert a.recommended == [42632] and a.invalid == [] and a.report.mismatches == []

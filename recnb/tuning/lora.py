@@ -74,6 +74,21 @@ def _training_record(examples) -> dict | None:
     return {"users": users, "counts": [len(r) for r in rows], "rows": np.concatenate(rows)}
 
 
+def _merge_records(a: dict | None, b: dict | None) -> dict | None:
+    """Both runs' ratings, per user (union of row hashes); None when either run has no record,
+    since a partial record would pass data that holds out what the unrecorded run learned."""
+    if a is None or b is None:
+        return None
+    by_user: dict = {}
+    for rec in (a, b):
+        bounds = np.cumsum([0] + list(rec["counts"]))
+        for u, lo, hi in zip(rec["users"], bounds[:-1], bounds[1:]):
+            by_user.setdefault(u, set()).update(int(h) for h in rec["rows"][lo:hi])
+    users = list(by_user)
+    rows = [np.array(sorted(by_user[u]), dtype=np.uint64) for u in users]
+    return {"users": users, "counts": [len(r) for r in rows], "rows": np.concatenate(rows)}
+
+
 def _record_to_json(rec: dict | None):
     if rec is None:
         return None
@@ -145,7 +160,11 @@ class LoraSettings:
 
 @dataclass
 class TrainReport:
-    """What one training run did and how fast (examples/s counts every epoch's examples)."""
+    """What training did and how fast (examples/s counts every epoch's examples).
+
+    After several ``train()`` calls on one model it covers all of them (``runs``): counts, steps,
+    seconds and losses add up, rates are over the total time, and ``final_loss`` is the last epoch's.
+    """
 
     n_examples: int
     epochs: int
@@ -160,6 +179,8 @@ class TrainReport:
     device: str = "cpu"
     quantization: str | None = None
     peak_memory_bytes: int | None = None
+    runs: int = 1
+    epoch_steps: int | None = None  # steps in one epoch of the last run (None in reports saved before runs added up)
 
     @property
     def first_loss(self) -> float:
@@ -170,8 +191,25 @@ class TrainReport:
         """Mean loss over the last epoch's steps."""
         if not self.losses:
             return float("nan")
-        per_epoch = max(1, self.steps // max(1, self.epochs))
+        per_epoch = self.epoch_steps or max(1, self.steps // max(1, self.epochs))
         return float(np.mean(self.losses[-per_epoch:]))
+
+    def merged(self, later: "TrainReport") -> "TrainReport":
+        """This report followed by a later run on the same weights."""
+        secs = self.seconds + later.seconds
+        seen = self.examples_per_second * self.seconds + later.examples_per_second * later.seconds
+        tokens = self.tokens_per_second * self.seconds + later.tokens_per_second * later.seconds
+        n = self.n_examples + later.n_examples
+        peaks = [p for p in (self.peak_memory_bytes, later.peak_memory_bytes) if p is not None]
+        return TrainReport(
+            n_examples=n, epochs=self.epochs + later.epochs, steps=self.steps + later.steps, seconds=secs,
+            examples_per_second=seen / secs if secs else float("nan"),
+            tokens_per_second=tokens / secs if secs else float("nan"),
+            mean_prompt_tokens=(self.mean_prompt_tokens * self.n_examples + later.mean_prompt_tokens * later.n_examples) / n,
+            losses=list(self.losses) + list(later.losses), trainable_params=later.trainable_params,
+            total_params=later.total_params, device=later.device, quantization=later.quantization,
+            peak_memory_bytes=max(peaks) if peaks else None, runs=self.runs + later.runs,
+            epoch_steps=later.epoch_steps)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -356,6 +394,9 @@ class LoraModel:
     def train(self, examples: Sequence, progress: bool = True, desc: str = "LoRA") -> TrainReport:
         """Fine-tune the adapter on ``examples``; returns a :class:`TrainReport` (also kept as ``.report``).
 
+        Calling it again continues training the same adapter: ``trained_on`` then holds the ratings of
+        every run (None when any run's examples carry no record) and ``.report`` adds the runs up.
+
         A plain loop, not ``transformers.Trainer``: the loss sits on one answer token per example and
         a few dozen CPU steps do not need Trainer's machinery (accelerate, logging, checkpoints).
         """
@@ -439,8 +480,7 @@ class LoraModel:
             self._clear_caches()
         secs = time.perf_counter() - t0
         n_seen = len(encoded) * s.epochs
-        self.trained_on = _training_record(examples)
-        self.report = TrainReport(
+        run = TrainReport(
             n_examples=len(encoded), epochs=s.epochs, steps=len(losses), seconds=secs,
             examples_per_second=n_seen / secs if secs else float("nan"),
             tokens_per_second=n_tokens / secs if secs else float("nan"),
@@ -448,7 +488,15 @@ class LoraModel:
             trainable_params=self.trainable_params, total_params=self.total_params, device=str(device),
             quantization=self.quantization,
             peak_memory_bytes=int(torch.cuda.max_memory_allocated(device)) if is_cuda else None,
+            epoch_steps=per_epoch,
         )
+        # A second train() continues on the same weights: they still hold what earlier runs learned,
+        # so the record of ratings (what check_data guards) and the report cover every run.
+        if self.report is None:
+            self.trained_on, self.report = _training_record(examples), run
+        else:
+            self.trained_on = _merge_records(self.trained_on, _training_record(examples))
+            self.report = self.report.merged(run)
         return self.report
 
     # ---- scoring examples directly (held-out checks, TALLRec's AUC on labelled questions)

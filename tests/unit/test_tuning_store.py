@@ -175,6 +175,35 @@ def test_the_training_record_survives_save_and_load(trained_tiny, tiny_llm, tmp_
     assert back.trained_on["users"] == tuned.trained_on["users"]
 
 
+def test_a_second_training_run_adds_to_the_record_and_the_report(tiny_llm, dataset):
+    # train() again continues training the same weights: what the first run learned must stay on record
+    # (it was overwritten, so check_data passed a frame holding out a rating the first run learned)
+    from recnb.tuning import TuningExample
+    from recnb.tuning.store import row_hashes
+
+    split = dataset.split(seed=0)
+    ex_a = build_examples(split, dataset.items, tiny_llm, n=4, seed=0)
+    ex_b = build_examples(split.train[~split.train.user_id.isin({e.user_id for e in ex_a})], dataset.items, tiny_llm,
+                          n=4, seed=1)
+    tuned = LoraModel(tiny_llm, TINY_SETTINGS)
+    first = tuned.train(ex_a, progress=False)
+    first_users, first_rows = list(tuned.trained_on["users"]), tuned.trained_on["rows"].copy()
+    second = tuned.train(ex_b, progress=False)
+    assert set(tuned.trained_on["users"]) == set(first_users) | {e.user_id for e in ex_b}
+    assert np.isin(first_rows, tuned.trained_on["rows"]).all() and sum(tuned.trained_on["counts"]) == len(tuned.trained_on["rows"])
+    assert second is tuned.report and second.runs == 2 and second.n_examples == 8
+    assert second.steps == 2 * first.steps and second.losses[: first.steps] == first.losses
+    assert second.epochs == 2 and second.seconds >= first.seconds
+    learned = np.isin(row_hashes(split.train), first_rows) & (split.train.user_id == ex_a[0].user_id).to_numpy()
+    holdout = split.train.drop(index=split.train.index[np.flatnonzero(learned)[-1]])
+    with pytest.raises(ValueError, match="holds out"):
+        tuned.check_data(holdout)
+    # a run without a record makes the whole record unknown (not a partial one that would pass)
+    bare = [TuningExample(e.user_id, e.item_id, e.label, e.prefix, e.continuation, e.answer) for e in ex_b]
+    tuned.train(bare, progress=False)
+    assert tuned.trained_on is None and tuned.check_data(holdout) == "unchecked" and tuned.report.runs == 3
+
+
 def test_registered_llm_lora_loads_the_bundle_without_training(llm, cache, monkeypatch):
     from recnb.scores.llm_lora import _factory
     from recnb.scores.registry import Resources

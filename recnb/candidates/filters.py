@@ -4,8 +4,9 @@ A filter turns into the set of eligible item ids; the index then searches only t
 ID selector), so a filtered search still returns exactly k items when k are eligible.
 
 Semantics, tested against brute force in tests/unit/test_retrieval_filters.py:
-* ``years=(lo, hi)``: inclusive; either end may be None (open). Items without a year are
-  left out whenever a year range is set (their year is unknown, not "in range").
+* ``years=(lo, hi)``: inclusive; either end may be None (open), each other end a number (a
+  bare year or a year string is an error, not a guess). Items without a year are left out
+  whenever a year range is set (their year is unknown, not "in range").
 * ``genres``: an item qualifies when it has ANY of them (``genre_mode="all"``: every one).
   Case-insensitive, matched against the catalog's ``genres`` column ("A|B"). A genre the
   catalog does not have is an error naming the closest ones (a typo would otherwise
@@ -39,8 +40,7 @@ class FactFilter:
 
     def __post_init__(self):
         if self.years is not None:
-            if len(self.years) != 2:
-                raise ValueError(f"years must be (first, last), got {self.years!r}")
+            object.__setattr__(self, "years", _year_range(self.years))
             lo, hi = self.years
             if lo is not None and hi is not None and lo > hi:
                 raise ValueError(f"years=({lo}, {hi}): the first year is after the last")
@@ -94,6 +94,21 @@ class FactFilter:
                 + "; ".join(f"{g!r} (closest: {', '.join(h)})" for g, h in hints.items())
                 + f". The catalog has {len(known)} genres: {', '.join(sorted(known))}"
             )
+
+
+def _is_year(v) -> bool:
+    # bool is an int subclass, and a NaN bound would silently match nothing
+    return v is None or (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                         and not np.isnan(v))
+
+
+def _year_range(years) -> tuple:
+    """``years`` as a (first, last) tuple of numbers or None; anything else is one clear ValueError."""
+    pair = tuple(years) if isinstance(years, (tuple, list, np.ndarray)) else None
+    if pair is None or len(pair) != 2 or not all(_is_year(v) for v in pair):
+        raise ValueError(f"years must be (first, last), each a number or None (open), got {years!r}; "
+                         "one year is (1995, 1995)")
+    return pair
 
 
 def _items(values) -> Iterable:

@@ -61,6 +61,21 @@ def test_bad_filters_are_clear_errors():
         make_filter({"years": (1, 2)})
 
 
+@pytest.mark.parametrize("years", [1995, "1990-1999", ("1990", "1999"), (1990,), (1990, 1995, 1999), (1990.0, float("nan")),
+                                   (True, 1999), ({1990}, None)])
+def test_bad_year_ranges_are_one_clear_error(years):
+    with pytest.raises(ValueError, match=r"years must be \(first, last\)"):
+        FactFilter(years=years)
+    with pytest.raises(ValueError, match=r"years must be \(first, last\)"):
+        make_filter(years=years)
+
+
+def test_year_ranges_of_numbers_and_open_ends_pass():
+    assert ids(FactFilter(years=[1990, np.int64(1999)])) == [2, 3, 6]  # a list and numpy ints are fine
+    assert FactFilter(years=np.array([1990, 1999])).years == (1990, 1999)
+    assert ids(FactFilter(years=(1989.5, None))) == [2, 3, 4, 6]
+
+
 def test_make_filter_merges_keywords_into_a_filter():
     base = FactFilter(years=(1990, 2000), genres=("Comedy",), exclude={1})
     f = make_filter(base, genres=["Romance"], exclude=[2])

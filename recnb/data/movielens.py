@@ -223,8 +223,10 @@ def _load_csv_set(name: str, path, checksums=None, manifest: bool = True, nrows:
                  how_to_get=_how_to_get(name))
     used = [n for n in CSV_COLUMNS if src.has(n)]
     src.verify(checksums, used, manifest=manifest)
+    # One row past the cap says whether the last user read continues beyond it.
     raw = _read_csv(src, "ratings.csv", {"userId": "int64", "movieId": "int64", "rating": "float64",
-                                         "timestamp": "int64"}, nrows=nrows, small=False)
+                                         "timestamp": "int64"}, nrows=None if nrows is None else nrows + 1, small=False)
+    raw, dropped = _whole_users(raw, nrows)
     ratings = raw.rename(columns={"userId": "user_id", "movieId": "item_id"})
     movies = _read_csv(src, "movies.csv", {"movieId": "int64", "title": "str", "genres": "str"})
     movies = movies.rename(columns={"movieId": "item_id"})
@@ -245,9 +247,27 @@ def _load_csv_set(name: str, path, checksums=None, manifest: bool = True, nrows:
     ratings = finish_ratings(ratings)
     check_schema(items, ratings, name, "movies.csv", "ratings.csv", where=src.where, fix=src.how_to_get)
     src.record()
-    return Dataset(name, items, ratings, tags=tags,
-                   info={"path": str(src.zip_path or src.folder), "files": used, "licence": LICENCE_NOTE,
-                         "nrows": nrows})
+    info = {"path": str(src.zip_path or src.folder), "files": used, "licence": LICENCE_NOTE, "nrows": nrows}
+    if nrows is not None:
+        info["nrows_dropped"] = dropped  # rows of the last user the cap cut into, left out
+    return Dataset(name, items, ratings, tags=tags, info=info)
+
+
+def _whole_users(raw: pd.DataFrame, nrows: int | None) -> tuple[pd.DataFrame, int]:
+    """(the first ``nrows`` rows of ``raw``, read with one more, minus a user the cap cut into; that user's row count).
+
+    ratings.csv is sorted by user then movieId, not by time: a user cut by the cap would keep an
+    arbitrary part of their history, and a split would take a wrong test item from it.
+    """
+    if nrows is None or len(raw) <= nrows:
+        return raw, 0
+    cut_user = raw["userId"].iat[nrows]
+    raw = raw.iloc[:nrows]
+    partial = (raw["userId"] == cut_user).to_numpy()
+    if partial.all() and nrows > 0:
+        raise ValueError(f"nrows={nrows} ends inside the first user ({cut_user})'s ratings, so no user would be whole; "
+                         "pass a larger nrows (or none)")
+    return raw[~partial].reset_index(drop=True), int(partial.sum())
 
 
 def load_ml_latest(path, checksums=None, manifest: bool = True, nrows: int | None = None,
@@ -255,7 +275,9 @@ def load_ml_latest(path, checksums=None, manifest: bool = True, nrows: int | Non
     """MovieLens latest (full or -small; CSV). Extras: ``tags``; items gain imdb_id/tmdb_id from links.csv.
 
     ``nrows`` reads only the first rows of ratings.csv (sorted by user, so: the first users),
-    for a quick look at a large set. ``tag_descriptions`` adds each movie's top tags to its description.
+    for a quick look at a large set. Users stay whole: the last user the cap cuts into is left
+    out, and ``info["nrows_dropped"]`` says how many of its rows that was.
+    ``tag_descriptions`` adds each movie's top tags to its description.
     """
     return _load_csv_set("ml-latest", path, checksums, manifest, nrows, tag_descriptions)
 

@@ -202,6 +202,22 @@ def test_ml_32m_reads_the_same_layout_and_nrows(fx):
     assert ds.n_items == 6  # the whole catalogue, even when ratings are cut
 
 
+def test_nrows_never_keeps_a_partial_user(fx):
+    """ratings.csv is sorted by user, then movie (not time): a cap inside a user's rows would give
+    that user an arbitrary part of their history, so the last user cut by the cap is left out."""
+    folder = fx("ml-latest")  # user 1: 4 ratings, user 2: 3, user 3: 3
+    cut = recnb.load_dataset("ml-32m", folder, nrows=6)
+    assert cut.ratings["user_id"].tolist() == [1] * 4 and cut.info["nrows_dropped"] == 2
+    assert cut.info["nrows"] == 6
+    whole = recnb.load_dataset("ml-32m", folder, nrows=7)  # the cap falls between two users
+    assert len(whole.ratings) == 7 and whole.n_users == 2 and whole.info["nrows_dropped"] == 0
+    everything = recnb.load_dataset("ml-32m", folder, nrows=50)
+    assert len(everything.ratings) == 10 and everything.info["nrows_dropped"] == 0
+    assert "nrows_dropped" not in recnb.load_dataset("ml-32m", folder).info
+    with pytest.raises(ValueError, match=r"nrows=3 .*first user \(1\)"):
+        recnb.load_dataset("ml-latest", folder, nrows=3)  # no complete user at all
+
+
 def test_ml_latest_missing_column(fx):
     folder = fx("ml-latest")
     (folder / "movies.csv").write_text("movieId,title\n101,Harbour Lights (1994)\n")

@@ -142,7 +142,7 @@ def _scan_big(src: Source, name: str, header: list[str]):
     src.raise_if_damaged(name)
     try:
         with src.open_binary(name) as fh:
-            rows = csv.reader(io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline=""))
+            rows = csv.reader(io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace", newline=""))
             next(rows, None)
             return _first_bad_row(rows, len(header))
     except (DatasetError, *DAMAGED, csv.Error):
@@ -152,6 +152,9 @@ def _scan_big(src: Source, name: str, header: list[str]):
 def _read_csv(src: Source, name: str, dtypes: dict, nrows: int | None = None, small: bool = True) -> pd.DataFrame:
     """A GroupLens CSV (UTF-8, header row). Small files are decoded whole for exact error positions.
 
+    A leading UTF-8 byte-order mark (a file re-saved by Excel or some editors) is skipped: it would
+    otherwise make the first column "\\ufeffmovieId" and fail as a missing column.
+
     Every row must have as many fields as the header: pandas with ``usecols`` would silently cut
     a longer row (two rows glued together, an unquoted comma in a title) and pad a shorter one.
     """
@@ -159,7 +162,7 @@ def _read_csv(src: Source, name: str, dtypes: dict, nrows: int | None = None, sm
     header: list[str] = []
     try:
         if small:
-            text = src.read_text(name)
+            text = src.read_text(name).removeprefix("\ufeff")  # not utf-8-sig: errors should say "UTF-8"
             rows = csv.reader(io.StringIO(text))
             header = next(rows, [])
             if not "".join(header).strip():
@@ -177,7 +180,7 @@ def _read_csv(src: Source, name: str, dtypes: dict, nrows: int | None = None, sm
             # The big file (ratings: 32M rows in ml-32m) is streamed through the C parser with
             # every column, so pandas itself rejects a row with too many fields.
             with src.open_binary(name) as fh:
-                header = fh.readline().decode("utf-8", errors="replace").strip().split(",")
+                header = fh.readline().decode("utf-8-sig", errors="replace").strip().split(",")
                 if not "".join(header).strip():
                     raise src.no_rows(name)
                 require_columns(header, CSV_COLUMNS[name], f"{src.dataset}: {name}", where=src.where(name), fix=fix)

@@ -218,6 +218,19 @@ def test_nrows_never_keeps_a_partial_user(fx):
         recnb.load_dataset("ml-latest", folder, nrows=3)  # no complete user at all
 
 
+def test_ml_latest_csvs_re_saved_with_a_utf8_bom(fx):
+    """Excel and some editors save UTF-8 with a byte-order mark: the header's first name must still match."""
+    folder = fx("ml-latest")
+    plain = recnb.load_dataset("ml-latest", folder)
+    for name in ("ratings.csv", "movies.csv", "tags.csv", "links.csv"):  # the streamed file and the small ones
+        path = folder / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    bom = recnb.load_dataset("ml-latest", folder, manifest=False)
+    pd.testing.assert_frame_equal(bom.ratings, plain.ratings)
+    pd.testing.assert_frame_equal(bom.items, plain.items)
+    pd.testing.assert_frame_equal(bom.tags, plain.tags)
+
+
 def test_ml_latest_missing_column(fx):
     folder = fx("ml-latest")
     (folder / "movies.csv").write_text("movieId,title\n101,Harbour Lights (1994)\n")

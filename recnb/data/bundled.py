@@ -72,7 +72,7 @@ def _read(path: Path, required) -> pd.DataFrame:
 
 def load_movielens_small(path=None, verify: bool = True) -> Dataset:
     """The bundled MovieLens latest-small + Wikidata facts (see its DATA_CARD.md)."""
-    folder = Path(path) if path is not None else bundled_path()
+    folder = Path(path).expanduser() if path is not None else bundled_path()  # "~/..." as every loader takes it
     sums = verify_bundle(folder) if verify else {}
     items = _read(folder / "items.parquet", ITEM_COLUMNS)
     ratings = _read(folder / "ratings.parquet", RATING_COLUMNS)

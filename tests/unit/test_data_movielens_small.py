@@ -121,6 +121,14 @@ def test_an_intact_copy_loads_identically(bundle_copy, dataset):
     pd.testing.assert_frame_equal(copy.ratings, dataset.ratings)
 
 
+def test_a_copy_under_home_is_found_by_a_tilde_path(bundle_copy, dataset, monkeypatch):
+    """Every other loader expands "~"; this one looked for a folder literally named "~"."""
+    monkeypatch.setenv("HOME", str(bundle_copy.parent))
+    copy = recnb.load_dataset("movielens-small", "~/movielens-small")
+    assert copy.info["path"] == str(bundle_copy)
+    pd.testing.assert_frame_equal(copy.ratings, dataset.ratings)
+
+
 def test_a_missing_file_is_named(bundle_copy):
     (bundle_copy / "ratings.parquet").unlink()
     with pytest.raises(MissingFileError, match="ratings.parquet"):

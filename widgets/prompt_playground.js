@@ -168,13 +168,15 @@ function render({ model, el: root }) {
       shots.type = "number"; shots.min = "0"; shots.max = "10"; shots.value = String(s.shots ?? 0);
       shots.setAttribute("aria-label", `k-shot ${"AB"[i]}`);
       const src = select(["self", "similar"], s.demo_source, "recnb-pp-source", `demo source ${"AB"[i]}`);
-      // Picking a template or ranker asks the kernel for that template's text (text: null).
-      const reset = () => {
-        const next = settings.map((x, j) => (j === i ? { ...readSide(wrap, i, x), text: null } : readSide(wrap, j, x)));
+      // Picking a template asks the kernel for that template's text and k (null: the template's own;
+      // the k-shot box still shows the old template's). Picking a ranker sends the text as it is: the
+      // kernel keeps an edited prompt and swaps an unedited one for the new task's.
+      const changed = (fresh) => () => {
+        const next = settings.map((x, j) => (j === i ? { ...readSide(wrap, i, x), ...fresh } : readSide(wrap, j, x)));
         save({ settings: next });
       };
-      tpl.addEventListener("change", reset);
-      rk.addEventListener("change", reset);
+      tpl.addEventListener("change", changed({ text: null, shots: null }));
+      rk.addEventListener("change", changed({}));
       for (const [label, node] of [["template", tpl], ["ranker", rk], ["k-shot", shots], ["demos from", src]]) {
         const l = el("label", "recnb-pp-field");
         l.appendChild(el("span", null, label));

@@ -123,3 +123,57 @@ def test_results_arriving_keep_prompt_text_typed_meanwhile(page, lab, scratch_di
         ".textContent.startsWith('123.00 s')", timeout=240_000
     )
     assert _lab.run_code(page, "print(w.results[0]['prompt'][:9], len(w.history))").strip() == "Not saved 2"
+
+
+def _wait_side(page, i, js_test, timeout=60_000):
+    """Wait until side ``i`` satisfies ``js_test`` (a JS expression over ``side``)."""
+    page.wait_for_function(
+        f"() => {{ const side = document.querySelector('.jp-OutputArea .recnb-pp-side[data-side=\"{i}\"]');"
+        f" return !!side && ({js_test}); }}", timeout=timeout
+    )
+
+
+def _kernel_until(page, condition: str, seconds: float = 60.0):
+    """Poll the kernel (one execute per try, so the page's widget messages are handled in between)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while _lab.run_code(page, f"print(bool({condition}))").strip() != "True":
+        assert time.monotonic() < deadline, f"the kernel never saw {condition}"
+        time.sleep(0.2)
+
+
+def test_template_pick_takes_its_k_and_ranker_pick_keeps_an_edited_prompt(page, lab, scratch_dir):
+    """Picking a template sent the k-shot box's old number (few-shot ran with 0 examples, zero-shot
+    with 3); picking a ranker sent text: null, so a prompt the person had edited was replaced."""
+    folder, rel = scratch_dir
+    _lab.write_notebook(folder / "playground.ipynb", [SETUP, "print('ready', len(w.settings))"])
+    _lab.open_notebook(page, lab, rel / "playground.ipynb")
+    _lab.run_all(page)
+    assert _lab.tracebacks(page) == []
+    out = _lab.output_area(page)
+    a, b = _side(out, 0), _side(out, 1)
+    a.wait_for(timeout=60_000)
+    assert a.locator(".recnb-pp-shots").input_value() == "0"
+
+    # few-shot picked in the page: its own 3 examples, in the kernel and in the k-shot box
+    a.locator(".recnb-pp-template").select_option("few-shot")
+    _wait_side(page, 0, "side.querySelector('.recnb-pp-shots').value === '3'")
+    assert _lab.run_code(page, "print(w.settings[0]['template'], w.settings[0]['shots'])").strip() == "few-shot 3"
+    # ... and back to zero-shot: 0, not the 3 the box showed
+    a.locator(".recnb-pp-template").select_option("zero-shot")
+    _wait_side(page, 0, "side.querySelector('.recnb-pp-shots').value === '0'")
+    assert _lab.run_code(page, "print(w.settings[0]['template'], w.settings[0]['shots'])").strip() == "zero-shot 0"
+
+    # A ranker picked after the prompt was edited (not saved yet): the edit stays, in the page and the kernel.
+    edited = "My own words. Candidates:\n{candidates_labelled}\nHistory: {history}\nAnswer with a letter."
+    b.locator("textarea").fill(edited)
+    b.locator(".recnb-pp-ranker").select_option("llm-permuted")
+    _kernel_until(page, "w.settings[1]['ranker'] == 'llm-permuted'")
+    assert _lab.run_code(page, "print(w.settings[1]['text'] == %r)" % edited).strip() == "True"
+    assert b.locator("textarea").input_value() == edited
+    # an unedited prompt still follows the ranker's task (side A: title -> labels)
+    a.locator(".recnb-pp-ranker").select_option("llm-listwise-labels")
+    _wait_side(page, 0, "side.querySelector('textarea').value.includes('{candidates_labelled}')")
+    assert _lab.run_code(page, "from recnb.text.prompts import get_template\n"
+                               "print(w.settings[0]['text'] == get_template('zero-shot', 'labels').text)").strip() == "True"

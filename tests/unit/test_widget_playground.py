@@ -89,6 +89,34 @@ def test_picking_a_template_fills_its_text_and_edits_are_kept(synth):
         w.settings = [{**w.settings[0], "ranker": "gpt-9"}, w.settings[1]]
 
 
+def _page_sends(w, side, **changed):
+    """The settings prompt_playground.js sends after a pick: both sides as readSide() reads them
+    (every field, the k-shot box as a number, the textarea's text) with ``changed`` on ``side``."""
+    s = [dict(x) for x in w.settings]
+    s[side].update(changed)
+    front_end_update(w, settings=json.loads(json.dumps(s)))  # through JSON, as the page's null arrives
+
+
+def test_page_picks_template_with_its_k_and_ranker_keeping_an_edited_text(synth):
+    w = _playground(ScriptedLLM("1."), synth)  # A: zero-shot (k 0), B: few-shot (k 3)
+    # a template pick sends text and shots as null: the template's own text and k, not the box's old number
+    _page_sends(w, 0, template="few-shot", text=None, shots=None)
+    _page_sends(w, 1, template="zero-shot", text=None, shots=None)
+    assert [(x["template"], x["shots"]) for x in w.settings] == [("few-shot", 3), ("zero-shot", 0)]
+    # a ranker pick sends the text as it is: an unedited one follows the new task...
+    _page_sends(w, 0, ranker="llm-listwise-generate")
+    assert w.settings[0]["text"] == get_template("few-shot", "generate").text and w.settings[0]["shots"] == 3
+    a, b = w.run()
+    assert a["prompt"].count("Candidate movies:") == 1
+    examples = a["prompt"].split("Examples of my earlier choices:")[1].split("Candidate movies:")[0]
+    assert examples.strip(), "few-shot picked in the page ran with no examples"
+    assert "Examples of my earlier choices" not in b["prompt"]
+    # ...and one edited in the textarea (sent with the pick, never saved before) is kept
+    edited = "My words. {profile}\n{history}\nWould I like {item}? Answer Yes or No."
+    _page_sends(w, 1, ranker="llm-title", text=edited)
+    assert w.settings[1]["ranker"] == "llm-title" and w.settings[1]["text"] == edited
+
+
 def test_run_click_ranks_both_sides(llm, synth):
     w = _playground(llm, synth, settings=[
         {"template": "zero-shot", "ranker": "llm-title", "shots": 0},

@@ -492,6 +492,9 @@ class LoraModel:
         )
         # A second train() continues on the same weights: they still hold what earlier runs learned,
         # so the record of ratings (what check_data guards) and the report cover every run.
+        # the meta described the weights as last saved or loaded (recipe, key, folder): no longer these,
+        # and save() starts from it
+        self.meta = {}
         if self.report is None:
             self.trained_on, self.report = _training_record(examples), run
         else:
@@ -524,10 +527,15 @@ class LoraModel:
         cfg["base_model_name_or_path"] = self.base_name
         cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
         (folder / "README.md").unlink(missing_ok=True)
-        meta = {"format": FORMAT, "base": self.base_name, "base_identity": self.base_identity,
-                "quantization": self.quantization, "settings": self.settings.to_dict(),
-                "report": self.report.to_dict() if self.report else None,
-                "trained_on": _record_to_json(self.trained_on), **(extra or {})}
+        # Start from what was loaded or recorded (recipe, key, n_examples, the report of a loaded adapter):
+        # a re-save of a loaded adapter lost them. "folder" is where it was loaded from, not a fact to save.
+        meta = {k: v for k, v in self.meta.items() if k != "folder"}
+        meta.update({"format": FORMAT, "base": self.base_name, "base_identity": self.base_identity,
+                     "quantization": self.quantization, "settings": self.settings.to_dict(),
+                     "trained_on": _record_to_json(self.trained_on)})
+        if self.report is not None or "report" not in meta:
+            meta["report"] = self.report.to_dict() if self.report else None
+        meta.update(extra or {})
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, default=float) + "\n")
         self.meta = meta
         return folder

@@ -204,6 +204,28 @@ def test_a_second_training_run_adds_to_the_record_and_the_report(tiny_llm, datas
     assert tuned.trained_on is None and tuned.check_data(holdout) == "unchecked" and tuned.report.runs == 3
 
 
+def test_resaving_a_loaded_adapter_keeps_its_meta(trained_tiny, tiny_llm, tmp_path):
+    # a loaded adapter saved again lost its report, recipe, n_examples and key (meta was rebuilt from scratch)
+    from recnb.tuning.lora import META_FILE
+
+    extra = {"key": "tiny-4ex-abc", "recipe": {"n_examples": 4, "seed": 0}, "n_examples": 4}
+    first = json.loads((trained_tiny[0].save(tmp_path / "a", extra=extra) / META_FILE).read_text())
+    again = LoraModel.load(tiny_llm, tmp_path / "a").save(tmp_path / "b")
+    second = json.loads((again / META_FILE).read_text())
+    assert second == first  # the same adapter, described the same way
+    assert second["report"]["steps"] == trained_tiny[0].report.steps and "folder" not in second  # no local path
+    # extra on a re-save still adds to (or replaces) what was recorded
+    third = json.loads((LoraModel.load(tiny_llm, again).save(tmp_path / "c", extra={"note": "x"}) / META_FILE).read_text())
+    assert third == {**first, "note": "x"}
+    # ... but once trained further, the recipe it was saved with no longer describes it
+    tuned = LoraModel(tiny_llm, TINY_SETTINGS)
+    tuned.train(trained_tiny[1][:2], progress=False)
+    tuned.save(tmp_path / "d", extra=extra)
+    tuned.train(trained_tiny[1][2:], progress=False)
+    fourth = json.loads((tuned.save(tmp_path / "e") / META_FILE).read_text())
+    assert not {"key", "recipe", "n_examples"} & set(fourth) and fourth["report"]["runs"] == 2
+
+
 def test_registered_llm_lora_loads_the_bundle_without_training(llm, cache, monkeypatch):
     from recnb.scores.llm_lora import _factory
     from recnb.scores.registry import Resources

@@ -46,6 +46,16 @@ class EditHistory:
     def can_redo(self) -> bool:
         return bool(self._undone)
 
+    def snapshot(self) -> tuple:
+        """What :meth:`restore` puts back. The lists only: the profiles in them are never changed
+        (edits make new ones, ``current`` hands out copies), so a deep copy (which grew with the
+        history, 389 ms per edit at 500 edits) buys nothing."""
+        return list(self._done), list(self._undone), list(self.log)
+
+    def restore(self, snapshot: tuple) -> None:
+        done, undone, log = snapshot
+        self._done, self._undone, self.log = list(done), list(undone), list(log)
+
     def _note(self, op: str, summary: str) -> LogEntry:
         entry = LogEntry(len(self.log) + 1, op, summary, time.time())
         self.log.append(entry)

@@ -12,7 +12,6 @@ or changed statement text is embedded.
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
@@ -154,10 +153,11 @@ class LiveProfile:
         """Change the history, then re-rank; if re-ranking fails (the encoder, memory), the history is
         put back, so the profile shown and the one ranked never differ by an edit nobody saw ranked."""
         t0 = time.perf_counter()
-        before, saved = self.state, copy.deepcopy(self.history)
+        before, saved = self.state, self.history.snapshot()
         _, entry = change()
         try:
             return self._result(before, entry, t0)
         except Exception:
-            self.history, self.state = saved, before
+            self.history.restore(saved)
+            self.state = before
             raise

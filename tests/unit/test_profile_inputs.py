@@ -88,3 +88,33 @@ def test_the_retriever_embeds_a_profiles_likes_and_says_what_it_left_out(tmp_pat
     assert np.allclose(r.encode_query(Query(user_id=1, request="a heist", profile=likes)), enc.vector("a heist\nI like movie 3 text."))
     with pytest.warns(UserWarning, match="not embedded"), pytest.raises(ValueError, match="no request and no profile"):
         r.encode_query(Profile([Statement("I dislike movie 4 text", polarity="dislike")]))
+
+
+def test_a_failed_re_rank_puts_the_history_back_as_it_was(tmp_path, monkeypatch):
+    # the rollback deep-copied the whole history before every edit (389 ms at edit 500); it now keeps
+    # the lists only. What it must still do: leave the same history object exactly as before the step.
+    enc = FakeEncoder()
+    scorer = ProfileScorer(enc, catalog(), cache=EmbeddingCache(enc, root=tmp_path))
+    live = LiveProfile(scorer, Profile([Statement("I like movie 3 text")]))
+    sid = live.profile.statements[0].id
+    for w in (2, 3, 4):
+        live.apply(Edit("weight", id=sid, weight=w))
+    live.undo()  # one redo waiting
+    history = live.history
+    key = lambda: ([[(s.text, s.weight) for s in p] for p in history._done], [[s.weight for s in p] for p in history._undone],
+                   [str(e) for e in history.log])
+    before, snapshots, state = key(), list(history._done), live.state
+
+    def broken(*a, **k):
+        raise MemoryError("encoder ran out of memory")
+
+    monkeypatch.setattr(scorer, "scores", broken)
+    for step in (lambda: live.apply(Edit("add", text="I like movie 7 text")), live.undo, live.redo):
+        with pytest.raises(MemoryError):
+            step()
+        assert live.history is history and key() == before  # the same object: whoever holds it sees the rollback
+        assert live.state is state
+        assert all(a is b for a, b in zip(history._done, snapshots))  # snapshots kept, not copies of them
+    monkeypatch.undo()
+    live.redo()
+    assert live.profile.statements[0].weight == 4 and not history.can_redo

@@ -11,6 +11,7 @@ It is written over plain ``Ranker`` objects, so any registered ranker can be pro
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,31 +39,54 @@ def _genres(items: pd.DataFrame) -> pd.Series:
     return items["genres"].fillna("").astype(str).str.split("|")
 
 
+class ProbeCases(list):
+    """The cases, plus ``skipped``: how many users were passed over, by reason."""
+
+    def __init__(self, cases=(), skipped=None):
+        super().__init__(cases)
+        self.skipped: Counter = Counter(skipped or {})
+
+
 def make_cases(split, items: pd.DataFrame, n_users: int = 50, n_candidates: int = 20, seed: int = 0,
-               min_genre_items: int = 50, users=None) -> list[ProbeCase]:
-    """One case per user with a non-empty facts profile; deterministic for a seed."""
+               min_genre_items: int = 50, users=None) -> ProbeCases:
+    """One case per user with a non-empty facts profile; deterministic for a seed.
+
+    A user is skipped (counted in the result's ``skipped``) when the profile has no like, when it
+    already names every genre with ``min_genre_items`` items, or when the catalog has too few
+    unseen movies with / without the chosen genre for ``n_candidates``.
+    """
     rng = np.random.default_rng(seed)
     glists = _genres(items)
     counts = glists.explode().value_counts()
-    genres = sorted(g for g, c in counts.items() if g and c >= min_genre_items and g != "IMAX")
+    counts = counts[(counts.index != "") & (counts.index != "IMAX")]
+    genres = sorted(g for g, c in counts.items() if c >= min_genre_items)
+    if not genres:
+        biggest = f"the biggest, {counts.index[0]}, has {int(counts.iloc[0])}" if len(counts) else "it has no genres"
+        raise ValueError(f"no genre has at least {min_genre_items} items in this catalog ({biggest}): the probe needs a "
+                         "genre with enough movies to draw candidates from; pass a smaller min_genre_items or a bigger catalog")
     has = {g: glists.map(lambda gs, g=g: g in gs).to_numpy() for g in genres}
     ids = items["item_id"].to_numpy()
     pool = users if users is not None else rng.permutation(np.asarray(sorted(split.train["user_id"].unique())))
-    cases = []
+    cases = ProbeCases()
     for uid in pool:
         if len(cases) >= n_users:
             break
         profile = profile_for_user(split, items, uid)
         if not profile.likes:
+            cases.skipped["no like in the profile"] += 1
             continue
         said = " ".join(s.text.lower() for s in profile.statements)
         options = [g for g in genres if g.lower() not in said]
+        if not options:  # on a small catalog a profile can name every genre big enough to probe
+            cases.skipped["every probe genre is in the profile"] += 1
+            continue
         genre = options[rng.integers(len(options))]
         h = split.history(uid)
         unseen = ~np.isin(ids, h["item_id"].to_numpy())
         half = n_candidates // 2
         pos, neg = ids[unseen & has[genre]], ids[unseen & ~has[genre]]
         if len(pos) < half or len(neg) < n_candidates - half:
+            cases.skipped["too few unseen movies with or without the genre"] += 1
             continue
         cands = np.concatenate([rng.choice(pos, half, replace=False), rng.choice(neg, n_candidates - half, replace=False)])
         cands = rng.permutation(cands)

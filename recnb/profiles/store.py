@@ -136,8 +136,11 @@ def _remove_stale_temps(folder: Path, name: str) -> None:
 def save_profile(profile: Profile, path, note: str = "", keep: int | None = None) -> int:
     """Save atomically, keeping the previous versions; returns the new version number.
 
-    ``keep``: how many versions to keep in ``versions/`` (None: all of them).
+    ``keep``: how many versions to keep in ``versions/`` (None: all of them; at least 1, the new one).
     """
+    # checked before writing: keep=0 kept every version, keep=-1 deleted the oldest on each save
+    if keep is not None and (isinstance(keep, bool) or not hasattr(keep, "__index__") or keep < 1):
+        raise ValueError(f"keep must be None (keep every version) or a whole number >= 1, not {keep!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     folder = versions_dir(path)
@@ -158,7 +161,7 @@ def save_profile(profile: Profile, path, note: str = "", keep: int | None = None
     atomic_write(folder / f"{version:06d}.json", data)
     atomic_write(path, data)
     if keep is not None:
-        for old in list_versions(path)[:-keep]:
+        for old in list_versions(path)[:-int(keep)]:
             (folder / f"{old:06d}.json").unlink(missing_ok=True)
     return version
 
@@ -199,6 +202,8 @@ def read_profile_file(path) -> dict:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ProfileFileError(path, "no such file") from None
+    except OSError as exc:  # a folder, no permission, an I/O error: still one error that names the file
+        raise ProfileFileError(path, f"cannot read it ({exc.strerror or exc})") from None
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

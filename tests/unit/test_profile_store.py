@@ -51,6 +51,21 @@ def test_round_trip_and_versions(tmp_path):
         load_profile(path, version=1)
 
 
+@pytest.mark.parametrize("keep", [0, -1, 1.5, "2"])
+def test_keep_below_one_or_not_a_whole_number_is_refused_before_saving(tmp_path, keep):
+    # keep=0 kept every version and keep=-1 deleted the oldest one on each save
+    path = tmp_path / "u.json"
+    save_profile(small(), path)
+    with pytest.raises(ValueError, match="keep must be None .* or a whole number >= 1"):
+        save_profile(small(tag="b"), path, keep=keep)
+    assert list_versions(path) == [1] and texts(load_profile(path)) == texts(small())  # nothing written
+
+
+def test_loading_a_folder_is_a_profile_file_error(tmp_path):
+    with pytest.raises(ProfileFileError, match=f"cannot load profile {tmp_path}: cannot read it"):
+        load_profile(tmp_path)
+
+
 @pytest.mark.parametrize(
     "content, reason",
     [

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from recnb.explanation.facts import OSCAR, award_claim_holds, numeric_claim_holds, read_award_claim
-from recnb.ranking.grounding import looks_like_title
+from recnb.ranking.grounding import _SMALL_WORDS, looks_like_title
 from recnb.systems.constraints import values_of
 
 GENRE_WORDS = {
@@ -59,6 +59,8 @@ _LIST_TITLE = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|[-*•]|(?:Movie\s+)?Title:)\s
 _NUMBERING = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s*")
 _LEAD_IN = re.compile(r"^(?:\d{1,2}[.)]\s*|[-*•]\s*|(?:I\s+)?(?:would\s+)?recommend(?:ation)?s?:?\s*|try\s+)+", re.IGNORECASE)
 #: what may sit between a title and the citation written with it: "Heat (1995) [6]", "**Heat** - [6]"
+#: a verb a sentence may put before a title: "Watch Heat (1995)", "Check out Fargo (1996)"
+_LEAD_VERB = re.compile(r"^(?:watch|see|enjoy|consider|check\s+out|also)\s+", re.IGNORECASE)
 _ADJACENT = re.compile(r"[ \t*\"“”'`:,–—-]*")
 _STOP_LEAD = {"The", "This", "It", "A", "An", "I", "You", "If", "Its", "He", "She", "They", "We", "My", "Your",
               "In", "With", "And", "But", "For", "From", "Also", "Both", "Here", "There", "Recommendation",
@@ -129,31 +131,92 @@ def find_mentions(text: str, catalog, among=None) -> list[Mention]:
         key = catalog._key(token)
         out.append(Mention(m.group(0), key, "citation", m.start(), m.end()))
     for m in _TITLE_YEAR.finditer(text):
-        raw = m.group(2)
-        title = _LEAD_IN.sub("", raw.strip()).strip()
-        if not title:
-            continue
-        shown = f"{title} ({m.group(3)})"
-        item = None
-        if among is not None:
-            item, _ = catalog.ground_title(shown, among=list(among))
-        if item is None:
-            item, _ = catalog.ground_title(shown)
-        out.append(Mention(shown, item, "title", m.start(2) + raw.find(title), m.end()))
-    covered = [(m.start, m.start + len(m.text)) for m in out]
+        start, title, item = _read_title_year(text, m, catalog, among)
+        if title:
+            out.append(Mention(f"{title} ({m.group(3)})", item, "title", start, m.end()))
+    covered = [(m.start, m.end) for m in out]
     for m in _LIST_TITLE.finditer(text):
         title = m.group(1).strip(" *\"“”'")
         start = m.start(1)
         if not title or len(title.split()) > 10 or any(a <= start < b or start <= a < start + len(title) for a, b in covered):
             continue
-        item = catalog.ground_title(title, among=list(among))[0] if among is not None else None
-        if item is None:
-            item, _ = catalog.ground_title(title)
+        item = _ground(catalog, title, among)
         if item is None and not looks_like_title(title):
             continue
         out.append(Mention(title, item, "title", start, m.end(1)))
+    out += _titles_before_citations(text, out, catalog)
     out.sort(key=lambda x: x.start)
     # the same span found as both citation and title keeps the citation
+    return out
+
+
+def _ground(catalog, title: str, among=None):
+    """The item a written title names: among ``among`` first, then the whole catalog (None: nothing)."""
+    item = catalog.ground_title(title, among=list(among))[0] if among is not None else None
+    return item if item is not None else catalog.ground_title(title)[0]
+
+
+def _read_title_year(text: str, m: re.Match, catalog, among) -> tuple[int, str, object]:
+    """(start, title, item) of a "Title (Year)" span. The span stops at a colon and starts at the first
+    capital, so readings are tried in turn, the first that names a catalog item winning: the colon part
+    before it on the same line ("Ace Ventura: When Nature Calls"), the span with a lead-in cut ("I
+    recommend"), the span after its last lower-case word ("You might enjoy Heat"), the span without a
+    leading verb ("Watch Heat"). When none names an item, the invented title is the tidiest reading."""
+    raw, year, at = m.group(2), m.group(3), m.start(2)
+    readings = []
+    line_start = text.rfind("\n", 0, at) + 1
+    head = re.search(r"[A-Z0-9][^()\[\]\n\"“”*;]{0,60}:\s*$", text[line_start:at])
+    if head:
+        whole = text[line_start + head.start():at] + raw
+        cut = _LEAD_IN.sub("", whole).strip()
+        readings.append((line_start + head.start() + whole.find(cut), cut))
+    title = _LEAD_IN.sub("", raw.strip()).strip()
+    tidiest = (at + raw.find(title), title)
+    readings.append(tidiest)
+    words = list(re.finditer(r"\S+", title))
+    lower = [n for n, w in enumerate(words) if w.group()[:1].islower()
+             and w.group().strip(",.;!?").lower() not in _SMALL_WORDS]
+    if lower and lower[-1] + 1 < len(words):  # prose before the title: "You might enjoy | Heat"
+        after = words[lower[-1] + 1].start()
+        tidiest = (tidiest[0] + after, title[after:])
+        readings.append(tidiest)
+    verb = _LEAD_VERB.sub("", title)
+    if verb and verb != title:
+        readings.append((at + raw.find(title) + len(title) - len(verb), verb))
+    for start, t in readings:
+        item = _ground(catalog, f"{t} ({year})", among) if t else None
+        if item is not None:
+            return start, t, item
+    return tidiest[0], tidiest[1], None
+
+
+def _titles_before_citations(text: str, mentions, catalog) -> list[Mention]:
+    """Title Case words written right before a citation ("I recommend Heat [7]", "**Heat** [7]") that
+    name a catalog item exactly, other than the cited one: kept as title mentions so
+    :func:`find_mismatches` sees the title and the citation disagree."""
+    matcher = catalog.title_matcher()
+    taken = [(m.start, m.end) for m in mentions if m.kind == "title"]
+    out = []
+    for c in mentions:
+        if c.kind != "citation" or c.item_id is None:
+            continue
+        line_start = text.rfind("\n", 0, c.start) + 1
+        floor = max([line_start] + [e for s, e in taken if e <= c.start] + [m.end for m in mentions
+                                                                             if m.kind == "citation" and m.end <= c.start])
+        seg = text[floor:c.start]
+        tail = re.search(r"[ \t*\"“”'`:,–—-]*$", seg)
+        words = list(re.finditer(r"\S+", seg[:tail.start()]))[-6:]
+        for n in range(len(words)):  # longest first
+            span = seg[words[n].start():tail.start()].strip(" *\"“”'`")
+            if not span[:1].isupper() and not span[:1].isdigit() or not looks_like_title(span):
+                continue
+            key, _ = matcher.line_parts(span)
+            ids = matcher.by_key.get(key, [])
+            if ids and c.item_id not in ids:
+                start = floor + seg.find(span, words[n].start())
+                out.append(Mention(span, ids[0], "title", start, start + len(span)))
+            if ids:
+                break
     return out
 
 

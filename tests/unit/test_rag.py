@@ -293,3 +293,46 @@ def test_every_item_grounds_back_from_the_title_the_prompt_shows(dataset):
     a = RAGRecommender(cat, ScriptedLLM(["Lady Vengeance (2005) [42632]: a crime film."]), k=2, n=1).answer(
         "revenge", retrieved=[42632, 6])
     assert a.recommended == [42632] and a.invalid == [] and a.report.mismatches == []
+
+
+def test_title_year_spans_keep_their_colon_part_and_drop_prose_before_them(dataset):
+    """The "Title (Year)" span stopped at a colon ("Ace Ventura: When Nature Calls (1995)" was read as
+    "When Nature Calls (1995)", an invented item; "Captain America: Civil War (2016)" as the 1990
+    documentary "The Civil War", a mismatch) and took prose in front of a title as part of it
+    ("You might enjoy Heat (1995)" was an invented item). Every item, written as prompts show it
+    with its citation, grounds back to itself (or to a twin sharing its shown title)."""
+    from recnb.systems.claims import find_mentions
+    cat = ItemCatalog(dataset.items)
+    wrong = {}
+    for i in cat.ids:
+        titles = [m for m in find_mentions(f"{cat.title(i)} [{i}]: a film.", cat, among=[i]) if m.kind == "title"]
+        if [m.item_id for m in titles] != [i] and not (len(titles) == 1 and titles[0].item_id is not None
+                                                       and cat.title(titles[0].item_id) == cat.title(i)):
+            wrong[cat.title(i)] = [(m.text, m.item_id) for m in titles]
+    # what the span pattern cannot read: titles with * " [ ( or a lower-case start ("M*A*S*H", "xXx",
+    # "(500) Days of Summer", "Untitled MovieLens movie ..."): 26 of 9066 when written (662 before)
+    assert len(wrong) <= 30, list(wrong.items())[:10]
+    for text in ["You might enjoy Heat (1995) [6], a crime thriller.", "Based on your request, Heat (1995) [6] fits.",
+                 "For a crime film, watch Heat (1995) [6]."]:
+        ms = find_mentions(text, cat, among=[6, 858])
+        assert [(m.kind, m.item_id) for m in ms] == [("title", 6), ("citation", 6)], (text, ms)
+        assert ms[0].text == "Heat (1995)" and text[ms[0].start:ms[0].start + 4] == "Heat"
+    ms = find_mentions("You might enjoy Space Llamas (2003).", cat)
+    assert [(m.text, m.item_id) for m in ms] == [("Space Llamas (2003)", None)]
+
+
+def test_a_title_without_year_next_to_another_items_citation_is_a_mismatch(catalog):
+    """Only "Title (Year) [id]" was checked: "I recommend Heat [608]" ([608] is Fargo) recommended Fargo
+    and checked Heat's claims against Fargo's facts."""
+    for text in ["I recommend Heat [608], a heist film.", "**Heat** [608]: a heist film.",
+                 "Heat [608] - a heist film directed by Michael Mann."]:
+        a = RAGRecommender(catalog, ScriptedLLM([text], prefer="[858]"), k=3, n=1).answer(
+            "a heist film", retrieved=[6, 608, 858])
+        assert len(a.report.mismatches) == 1 and 608 not in a.recommended, (text, a.recommended)
+    ok = RAGRecommender(catalog, ScriptedLLM(["I recommend Fargo [608], a crime film."]), k=3, n=1).answer(
+        "crime", retrieved=[6, 608, 858])
+    assert ok.report.mismatches == [] and ok.recommended == [608]
+    # words before a citation that are not a title are left alone
+    plain = RAGRecommender(catalog, ScriptedLLM(["A great crime film [608]."]), k=3, n=1).answer(
+        "crime", retrieved=[6, 608, 858])
+    assert plain.report.mismatches == [] and plain.recommended == [608]

@@ -158,7 +158,10 @@ def run(tiny: bool = False) -> dict:
     gen_requests = FIXED_REQUESTS[:1] if tiny else FIXED_REQUESTS[:3]
     _, gsummary = run_injection_eval(catalog, llm, gen_requests, {k: DEFENCE_CONFIGS[k] for k in ("none", "validate only", "all")},
                                      styles=("plain",), mode="generate", k=5, max_new_tokens=60)
-    results["injection"] = {"score_mode": {"requests": len(inj_requests), "summary": _records(summary)},
+    results["injection"] = {"score_mode": {"requests": len(inj_requests), "summary": _records(summary),
+                                           "note": "the 'other' attack is n/a here: score mode chooses among retrieved "
+                                                   "items only, so an outside target cannot win whatever the defences; "
+                                                   "generate_mode measures it"},
                             "generate_mode": {"requests": len(gen_requests), "summary": _records(gsummary)}}
 
     # 4. the tool-call protocol with the bundled model (one retry with the error fed back)

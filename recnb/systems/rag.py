@@ -206,7 +206,7 @@ class RAGRecommender:
             self.stats["fallback_likelihood"] += 1
             order, _ = self.choose(request, shown)
             recommended = order[: self.n]
-        self.stats["invented_items"] += len(invalid)
+        self.stats["invented_items"] += len(set(invalid))  # distinct, as counts() and the table count them
         self.stats["outside_retrieved"] += len(outside)
         self.stats["unsupported_claims"] += len(report.unsupported)
         self.stats["mismatched_citations"] += len(report.mismatches)

@@ -336,3 +336,10 @@ def test_a_title_without_year_next_to_another_items_citation_is_a_mismatch(catal
     plain = RAGRecommender(catalog, ScriptedLLM(["A great crime film [608]."]), k=3, n=1).answer(
         "crime", retrieved=[6, 608, 858])
     assert plain.report.mismatches == [] and plain.recommended == [608]
+
+
+def test_stats_and_counts_agree_on_invented_items(catalog):
+    """stats counted each mention of an invented item, counts() each distinct one."""
+    rag = RAGRecommender(catalog, ScriptedLLM(["Space Llamas (2003) [6] is fun. Space Llamas (2003) again."]), k=1, n=1)
+    a = rag.answer("fun", retrieved=[6])
+    assert a.counts()["invented_items"] == rag.stats["invented_items"] == 1

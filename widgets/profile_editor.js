@@ -39,7 +39,17 @@ function causeText(item) {
   return `${item.cause_delta > 0 ? "+" : ""}${item.cause_delta.toFixed(2)} from '${item.cause}'`;
 }
 
-function statementRow(s, index, count, send) {
+// An input whose typed, unsent value (a draft) outlives redraws: every kernel update rebuilds the
+// view, and the box then shows the draft, not the stored value, until it is sent or cancelled.
+function draftInput(input, key, stored, drafts) {
+  input.dataset.draft = key;
+  input.value = drafts.has(key) ? drafts.get(key) : stored;
+  input.addEventListener("input", () => drafts.set(key, input.value));
+  return input;
+}
+
+function statementRow(s, index, count, ui) {
+  const { send, drafts } = ui;
   const row = el("li", `recnb-pe-statement recnb-pe-${s.polarity}`);
   row.dataset.id = s.id;
 
@@ -47,27 +57,45 @@ function statementRow(s, index, count, send) {
     "flip between like and dislike", () => send({ op: "flip", id: s.id }));
   row.appendChild(pol);
 
-  const text = el("input", "recnb-pe-text");
+  const text = draftInput(el("input", "recnb-pe-text"), `text:${s.id}`, s.text, drafts);
   text.type = "text";
-  text.value = s.text;
   text.setAttribute("aria-label", "statement text");
+  let sent = s.text; // Enter, then the change event and the save click, must send the edit once
   const save = () => {
-    if (text.value.trim() !== s.text) send({ op: "edit", id: s.id, text: text.value });
+    drafts.delete(text.dataset.draft);
+    const value = text.value.trim();
+    if (value && value !== sent) {
+      sent = value;
+      send({ op: "edit", id: s.id, text: text.value });
+    }
   };
   text.addEventListener("keydown", (e) => {
     if (e.key === "Enter") save();
+    else if (e.key === "Escape") {
+      drafts.delete(text.dataset.draft);
+      text.value = s.text;
+    }
+  });
+  // Leaving the box sends the text (as chat.js does): the next edit redraws every box from the
+  // kernel's text, and an unsent one would be thrown away. Chrome also fires "change" on a focused
+  // box that a redraw removes: that is no leaving, its draft lives on in the new box.
+  text.addEventListener("change", () => {
+    if (!ui.redrawing()) save();
   });
   row.appendChild(text);
   row.appendChild(button("save", "recnb-pe-save", "apply the new text", save));
 
-  const weight = el("input", "recnb-pe-weight");
+  const weight = draftInput(el("input", "recnb-pe-weight"), `weight:${s.id}`, String(s.weight), drafts);
   weight.type = "number";
   weight.min = "0";
   weight.max = "10";
   weight.step = "0.1";
-  weight.value = String(s.weight);
   weight.title = "weight";
-  weight.addEventListener("change", () => send({ op: "weight", id: s.id, weight: parseFloat(weight.value) }));
+  weight.addEventListener("change", () => {
+    if (ui.redrawing()) return; // removed by a redraw, not left (see the text box)
+    drafts.delete(weight.dataset.draft);
+    send({ op: "weight", id: s.id, weight: parseFloat(weight.value) });
+  });
   row.appendChild(weight);
 
   row.appendChild(button("↑", "recnb-pe-up", "move up", () => send({ op: "move", id: s.id, index: index - 1 }), index === 0));
@@ -88,9 +116,25 @@ function render({ model, el: root }) {
   root.classList.add("recnb-profile-editor");
   const send = (edit) => model.send({ type: "edit", edit });
   let logOpen = false; // the log stays open across redraws once the person opens it
+  const drafts = new Map(); // data-draft key -> typed value not sent yet (see draftInput)
+  let addSent = false; // the add box's text was sent: clear it once the kernel has added it
+  let redrawing = false;
+  const ui = { send, drafts, redrawing: () => redrawing };
 
   const draw = () => {
-    root.replaceChildren();
+    // the box being typed in keeps its focus and caret across the rebuild
+    const active = root.contains(document.activeElement) ? document.activeElement : null;
+    const focusKey = active && active.dataset ? active.dataset.draft : undefined;
+    let caret = null;
+    try {
+      caret = focusKey ? [active.selectionStart, active.selectionEnd] : null;
+    } catch (e) { /* number inputs have no caret */ }
+    redrawing = true;
+    try {
+      root.replaceChildren();
+    } finally {
+      redrawing = false;
+    }
     const caption = model.get("caption");
     if (caption) root.appendChild(el("div", "recnb-pe-caption", caption));
 
@@ -116,25 +160,36 @@ function render({ model, el: root }) {
     tools.appendChild(button("redo", "recnb-pe-redo", "redo", () => send({ op: "redo" }), !model.get("can_redo")));
     left.appendChild(tools);
     const stmts = model.get("statements") || [];
+    const ids = new Set(stmts.map((s) => String(s.id)));
+    for (const key of [...drafts.keys()]) {
+      const id = key.slice(key.indexOf(":") + 1);
+      if (key.includes(":") && !ids.has(id)) drafts.delete(key); // its statement is gone
+    }
     const list = el("ol", "recnb-pe-statements");
-    stmts.forEach((s, i) => list.appendChild(statementRow(s, i, stmts.length, send)));
+    stmts.forEach((s, i) => list.appendChild(statementRow(s, i, stmts.length, ui)));
     left.appendChild(list);
 
     const add = el("div", "recnb-pe-addrow");
-    const addText = el("input", "recnb-pe-add-text");
+    const addText = draftInput(el("input", "recnb-pe-add-text"), "add", "", drafts);
     addText.type = "text";
     addText.placeholder = "I dislike horror films";
     addText.setAttribute("aria-label", "new statement");
     const addPol = el("select", "recnb-pe-add-polarity");
+    addPol.dataset.draft = "add-polarity";
     for (const p of ["auto", "like", "dislike"]) {
       const o = el("option", null, p);
       o.value = p;
       addPol.appendChild(o);
     }
+    addPol.value = drafts.get("add-polarity") || "auto";
+    addPol.addEventListener("change", () => drafts.set("add-polarity", addPol.value));
     const doAdd = () => {
       if (!addText.value.trim()) return;
       const edit = { op: "add", text: addText.value };
       if (addPol.value !== "auto") edit.polarity = addPol.value;
+      // the text stays in the box until the kernel adds it: a refused add (see the error) can be fixed
+      drafts.set("add", addText.value);
+      addSent = true;
       send(edit);
     };
     addText.addEventListener("keydown", (e) => {
@@ -193,13 +248,37 @@ function render({ model, el: root }) {
     }
     cols.appendChild(right);
     root.appendChild(cols);
+
+    if (focusKey) {
+      const again = root.querySelector(`[data-draft="${CSS.escape(focusKey)}"]`);
+      if (again) {
+        again.focus();
+        try {
+          if (caret && caret[0] !== null) again.setSelectionRange(caret[0], caret[1]);
+        } catch (e) { /* number inputs have no caret */ }
+      }
+    }
   };
 
+  // a sent add is done when the statements change (added) or an error comes back (kept to fix)
+  const onStatements = () => {
+    if (addSent) drafts.delete("add");
+    addSent = false;
+    draw();
+  };
+  const onError = () => {
+    if (model.get("error")) addSent = false;
+    draw();
+  };
   draw();
-  const names = ["statements", "ranking", "dropped", "metrics", "log", "can_undo", "can_redo", "error", "caption"];
+  const names = ["ranking", "dropped", "metrics", "log", "can_undo", "can_redo", "caption"];
   for (const n of names) model.on(`change:${n}`, draw);
+  model.on("change:statements", onStatements);
+  model.on("change:error", onError);
   return () => {
     for (const n of names) model.off(`change:${n}`, draw);
+    model.off("change:statements", onStatements);
+    model.off("change:error", onError);
   };
 }
 

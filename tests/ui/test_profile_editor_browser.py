@@ -53,3 +53,61 @@ def test_edit_statement_and_see_ranking_change(page, lab, scratch_dir):
     log = out.locator(".recnb-pe-log")
     log.locator("summary").click()  # open the edit log
     assert "#2 undo" in log.inner_text() and "#1 edited" in log.inner_text()
+
+
+def _kernel_until(page, condition: str, seconds: float = 60.0):
+    """Poll the kernel (one execute per try, so the page's widget messages are handled in between)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while _lab.run_code(page, f"print(bool({condition}))").strip() != "True":
+        assert time.monotonic() < deadline, f"the kernel never saw {condition}"
+        time.sleep(0.2)
+
+
+def test_typed_text_survives_other_edits(page, lab, scratch_dir):
+    """Statement text was sent only on Enter or 'save', and every edit redrew the boxes from the
+    stored text: typing into a statement (or the add box) and then changing anything else lost it."""
+    folder, rel = scratch_dir
+    _lab.write_notebook(folder / "profile_editor.ipynb", [SETUP, "print('ready', len(w.ranking))"])
+    _lab.open_notebook(page, lab, rel / "profile_editor.ipynb")
+    _lab.run_all(page)
+    assert _lab.tracebacks(page) == []
+    out = _lab.output_area(page)
+    out.locator(".recnb-profile-editor .recnb-pe-item").first.wait_for(timeout=60_000)
+    rows = out.locator(".recnb-pe-statement")
+    text = lambda i: rows.nth(i).locator(".recnb-pe-text")  # noqa: E731
+
+    # Type into statement 1, then change its weight: leaving the box sends the text, the weight follows.
+    text(0).fill("I love heist films")
+    rows.nth(0).locator(".recnb-pe-weight").fill("2")
+    rows.nth(0).locator(".recnb-pe-weight").press("Tab")
+    _kernel_until(page, "w.statements[0]['weight'] == 2")
+    assert _lab.run_code(page, "print(w.statements[0]['text'])").strip() == "I love heist films"
+    page.wait_for_function("() => document.querySelector('.jp-OutputArea .recnb-pe-statement .recnb-pe-text')"
+                           ".value === 'I love heist films'")
+
+    # Text in the add box (not added yet) stays there while another row is flipped.
+    out.locator(".recnb-pe-add-text").fill("I dislike horror films")
+    rows.nth(1).locator(".recnb-pe-flip").click()
+    _kernel_until(page, "w.statements[1]['polarity'] == 'dislike'")
+    page.wait_for_function("() => document.querySelector('.jp-OutputArea .recnb-pe-statement:nth-child(2) .recnb-pe-flip')"
+                           ".textContent === 'dislike'")
+    assert out.locator(".recnb-pe-add-text").input_value() == "I dislike horror films"
+    assert _lab.run_code(page, "print(len(w.statements))").strip() == "2"  # typed, not added
+
+    # Still typing in statement 2 (focus never left) when the kernel changes the profile: the
+    # redraw keeps the text and the focus; Enter then sends it.
+    text(1).fill("films with Meg Ryan")
+    _lab.run_code(page, "w.apply({'op': 'weight', 'id': w.statements[0]['id'], 'weight': 3})")
+    page.wait_for_function("() => document.querySelector('.jp-OutputArea .recnb-pe-weight').value === '3'")
+    assert text(1).input_value() == "films with Meg Ryan"
+    assert page.evaluate("() => document.activeElement && document.activeElement.classList.contains('recnb-pe-text')")
+    assert _lab.run_code(page, "print('Meg' in w.statements[1]['text'])").strip() == "False"
+    page.keyboard.press("Enter")
+    _kernel_until(page, "'Meg Ryan' in w.statements[1]['text']")
+    # the add box still holds its text through all of it, and adds it on Enter
+    out.locator(".recnb-pe-add-text").press("Enter")
+    _kernel_until(page, "len(w.statements) == 3")
+    assert _lab.run_code(page, "print(w.statements[2]['text'], w.statements[2]['polarity'])").strip() == \
+        "I dislike horror films dislike"

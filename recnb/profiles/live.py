@@ -23,7 +23,7 @@ from recnb.profiles.edits import Edit
 from recnb.profiles.history import EditHistory, LogEntry
 from recnb.profiles.metrics import ndcg_at
 from recnb.profiles.scoring import ProfileScorer
-from recnb.text.profile import Profile
+from recnb.text.profile import Profile, item_key
 
 
 @dataclass
@@ -60,11 +60,11 @@ class LiveProfile:
     def __init__(self, scorer: ProfileScorer, profile: Profile, exclude=(), held_out=(), k: int = 10):
         self.scorer, self.k = scorer, int(k)
         self.eligible = np.ones(len(scorer), dtype=bool)
-        exclude = {int(i) for i in exclude}  # once: an iterator would be spent by the first pass
+        exclude = {item_key(i) for i in exclude}  # once: an iterator would be spent by the first pass
         known_exclude = [i for i in exclude if i in scorer.row]
         self.eligible[scorer.rows(known_exclude)] = False
         self.excluded_unknown = len(exclude) - len(known_exclude)  # seen items outside this catalog (reported)
-        self.held_out = [int(i) for i in held_out]
+        self.held_out = [item_key(i) for i in held_out]
         self.history = EditHistory(profile)
         self.state = self._rank(self.history.current)
 
@@ -83,7 +83,7 @@ class LiveProfile:
 
     def top_ids(self, state: RankState | None = None, k: int | None = None) -> list[int]:
         state = state or self.state
-        return [int(self.scorer.item_ids[r]) for r in state.order[: k or self.k]]
+        return [item_key(self.scorer.item_ids[r]) for r in state.order[: k or self.k]]
 
     def ndcg(self, state: RankState | None = None) -> float | None:
         return ndcg_at(self.top_ids(state), self.held_out, self.k) if self.held_out else None
@@ -103,13 +103,13 @@ class LiveProfile:
             stmts, c = self.scorer.contributions(state.profile, rows)
             best = np.abs(c).argmax(0)
             why = [f"{c[b, j]:+.2f} from '{stmts[b].text}'" for j, b in enumerate(best)]
-        return pd.DataFrame({"item_id": self.scorer.item_ids[rows].astype(int), "rank": np.arange(1, len(rows) + 1),
+        return pd.DataFrame({"item_id": [item_key(i) for i in self.scorer.item_ids[rows]], "rank": np.arange(1, len(rows) + 1),
                              "score": state.scores[rows], "why": why})
 
     def _diff(self, before: RankState, after: RankState) -> pd.DataFrame:
         d = diff_rankings(before.ranks, after.ranks, self.k)
         rows = d["row"].to_numpy(dtype=np.int64)
-        d.insert(0, "item_id", self.scorer.item_ids[rows].astype(int))
+        d.insert(0, "item_id", [item_key(i) for i in self.scorer.item_ids[rows]])
         d["score_change"] = after.scores[rows] - before.scores[rows]
         # Cause: the statement whose contribution to the item changed most (added, removed or edited).
         b, a = self._contrib_by_id(before.profile, rows), self._contrib_by_id(after.profile, rows)

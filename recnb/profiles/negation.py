@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from recnb.scores.base import Query
-from recnb.text.profile import Profile, Statement, profile_for_user
+from recnb.text.profile import Profile, Statement, item_key, profile_for_user
 
 #: Registered rankers the probe compares, when the registry has them.
 PROBE_RANKERS = ("bi-encoder", "profile-split", "cross-encoder", "llm-pointwise")
@@ -26,7 +26,7 @@ PROBE_RANKERS = ("bi-encoder", "profile-split", "cross-encoder", "llm-pointwise"
 
 @dataclass
 class ProbeCase:
-    user_id: int
+    user_id: int | str
     genre: str
     profile: Profile
     history: tuple
@@ -90,8 +90,8 @@ def make_cases(split, items: pd.DataFrame, n_users: int = 50, n_candidates: int 
             continue
         cands = np.concatenate([rng.choice(pos, half, replace=False), rng.choice(neg, n_candidates - half, replace=False)])
         cands = rng.permutation(cands)
-        cases.append(ProbeCase(int(uid), genre, profile, tuple(h["item_id"].tolist()), tuple(h["rating"].tolist()),
-                               [int(c) for c in cands], np.isin(cands, pos)))
+        cases.append(ProbeCase(item_key(uid), genre, profile, tuple(h["item_id"].tolist()), tuple(h["rating"].tolist()),
+                               [item_key(c) for c in cands], np.isin(cands, pos)))
     return cases
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from recnb.candidates.embeddings import EmbeddingCache
-from recnb.text.profile import Profile, Statement, statement_topic
+from recnb.text.profile import Profile, Statement, item_key, statement_topic
 
 
 @contextmanager
@@ -72,7 +72,7 @@ class ProfileScorer:
         if items["item_id"].duplicated().any():  # a second row of an id would stay eligible when the id is excluded
             dup = items.loc[items["item_id"].duplicated(), "item_id"].astype(str).unique()[:5]
             raise ValueError(f"item ids must be unique; repeated: {', '.join(dup)}")
-        self.row = {int(i): r for r, i in enumerate(self.item_ids)}
+        self.row = {item_key(i): r for r, i in enumerate(self.item_ids)}  # raw ids: ASINs are ids too
         texts = items[text_column].fillna("").astype(str).tolist()
         self.item_vectors = np.ascontiguousarray(self.cache.encode(texts), dtype=np.float32)
         self._columns: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -85,7 +85,7 @@ class ProfileScorer:
     def rows(self, item_ids: Iterable) -> np.ndarray:
         from recnb.scores.base import UnknownItemError
 
-        ids = [int(i) for i in item_ids]
+        ids = [item_key(i) for i in item_ids]
         missing = [i for i in ids if i not in self.row]
         if missing:
             raise UnknownItemError(missing, where="profile scorer's catalog")
@@ -132,7 +132,7 @@ class ProfileScorer:
 
     def attribution(self, profile: Profile, item_ids: Iterable) -> pd.DataFrame:
         """Long frame item_id, statement_id, text, polarity, contribution: the score change if removed."""
-        ids = [int(i) for i in item_ids]
+        ids = [item_key(i) for i in item_ids]
         stmts, contrib = self.contributions(profile, self.rows(ids))
         return pd.DataFrame(
             [

@@ -53,7 +53,8 @@ SCHEMA = {
                             "text": {"type": "string"},
                             "polarity": {"enum": list(POLARITIES)},
                             "weight": {"type": "number", "minimum": 0},
-                            "evidence": {"type": "array", "items": {"type": "integer"}},
+                            # item ids: whole numbers (MovieLens) or strings (Amazon ASINs)
+                            "evidence": {"type": "array", "items": {"type": ["integer", "string"]}},
                             "source": {"enum": list(SOURCES)},
                             "facet": {"type": ["object", "null"]},
                             "flag": {"type": ["string", "null"]},

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from recnb.text.profile import FACETS, Profile, Statement, item_facets, profile_from_history, statement_topic
+from recnb.text.profile import FACETS, Profile, Statement, item_facets, item_key, profile_from_history, statement_topic
 
 SYSTEM = "You describe a person's movie taste in one short sentence."
 
@@ -147,7 +147,7 @@ def check_statement(s: Statement, items: pd.DataFrame, ratings: dict, scorer=Non
 
 def check_evidence(profile: Profile, items: pd.DataFrame, history, ratings, scorer=None) -> Profile:
     """A copy with ``flag`` set on every generated statement its evidence does not support."""
-    rated = {int(i): float(r) for i, r in zip(history, ratings)}
+    rated = {item_key(i): float(r) for i, r in zip(history, ratings)}
     out = profile.copy()
     for s in out.statements:
         if s.source != "edited":
@@ -159,7 +159,7 @@ def summarise_history(llm, items: pd.DataFrame, history, ratings, user_id=None, 
                       n_dislikes: int = 2, per_group: int = 5, min_group: int = 3, scorer=None,
                       max_new_tokens: int = 24) -> tuple[Profile, SummaryReport]:
     """An LLM-written profile with cited evidence, checked against the facts; plus what went wrong."""
-    rated = pd.DataFrame({"item_id": [int(i) for i in history], "rating": [float(r) for r in ratings]})
+    rated = pd.DataFrame({"item_id": [item_key(i) for i in history], "rating": [float(r) for r in ratings]})
     catalog = items.set_index("item_id")
     rated = rated[rated["item_id"].isin(catalog.index)]
     report = SummaryReport()

@@ -14,7 +14,7 @@ from recnb.candidates.embeddings import EmbeddingCache
 from recnb.profiles.scoring import EmptyProfileError, ProfileScorer
 from recnb.scores.base import Query, Ranker
 from recnb.scores.registry import RankerSpec, register
-from recnb.text.profile import Profile
+from recnb.text.profile import Profile, item_key
 
 
 def query_profile(query: Query) -> Profile:
@@ -53,7 +53,7 @@ class ProfileSplitRanker(Ranker):
         rows = self.scorer.rows(candidates)
         if not profile.is_empty():
             return self.scorer.scores(profile, rows)
-        liked = [int(i) for i in query.liked() if int(i) in self.scorer.row]
+        liked = [i for i in map(item_key, query.liked()) if i in self.scorer.row]
         if not liked:
             raise EmptyProfileError(
                 "profile-split: the query is empty (no profile statements, no request and no liked history items)")

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 POLARITIES = ("like", "dislike")
@@ -31,6 +32,18 @@ def _new_id() -> str:
     # 48 bits: 8 hex digits (32 bits) collided in a 5,000-statement profile about 1 time in 300,
     # and ids must be unique (edits address statements by id)
     return uuid.uuid4().hex[:12]
+
+
+def item_key(item):
+    """An item id as the plain value to key by: 5 for 5, np.int64(5) or 5.0 (JSON, pandas floats);
+    'B0X' for an Amazon ASIN. Ids are not forced to int: string-id catalogs are as valid as MovieLens."""
+    if isinstance(item, np.generic):
+        item = item.item()
+    if isinstance(item, float) and item.is_integer():
+        return int(item)
+    if isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)):
+        return item
+    raise ValueError(f"item ids must be whole numbers or strings, not {item!r}")
 
 
 # Phrases that make a sentence a dispreference. Embeddings ignore negation, so the polarity has
@@ -104,7 +117,7 @@ class Statement:
             raise ValueError(f"source must be one of {SOURCES}, not {self.source!r}")
         self.text = str(self.text).strip()
         self.weight = float(self.weight)
-        self.evidence = tuple(int(i) for i in self.evidence)
+        self.evidence = tuple(item_key(i) for i in self.evidence)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -222,7 +235,7 @@ def profile_from_history(
     items with it were liked; "I dislike ..." mirrors that for disliked items. Weights are the
     share; evidence is the supporting items. Without ratings every history item counts as liked.
     """
-    history = [int(i) for i in history]
+    history = [item_key(i) for i in history]
     ratings = list(ratings) if ratings is not None else [like_at] * len(history)
     if len(ratings) != len(history):
         raise ValueError("ratings and history differ in length")

@@ -118,3 +118,55 @@ def test_a_failed_re_rank_puts_the_history_back_as_it_was(tmp_path, monkeypatch)
     monkeypatch.undo()
     live.redo()
     assert live.profile.statements[0].weight == 4 and not history.can_redo
+
+
+def test_string_item_ids_go_through_the_profile_stack(tmp_path):
+    # Amazon ids are ASINs ('B0...'): every step cast ids with int() and raised "invalid literal for int()"
+    from recnb.profiles.store import load_profile, save_profile
+    from recnb.profiles.summarise import check_evidence
+    from recnb.scores.base import Query
+    from recnb.scores.profile_split import ProfileSplitRanker
+    from recnb.text.profile import profile_from_history
+
+    enc = FakeEncoder()
+    items = catalog().assign(item_id=lambda d: [f"B0X{i:04d}" for i in d.item_id])
+    comedies = items.item_id[items.genres.str.contains("Comedy")].tolist()
+    history, ratings = comedies[:6], [5.0] * 6
+    profile = profile_from_history(items, history, ratings, user_id="AUSER1")
+    comedy = next(s for s in profile if s.facet == {"kind": "genre", "value": "Comedy"})
+    assert comedy.evidence == tuple(history)
+    cache = EmbeddingCache(enc, root=tmp_path)
+    scorer = ProfileScorer(enc, items, cache=cache)
+    assert scorer.attribution(profile, comedies[6:8]).item_id.unique().tolist() == comedies[6:8]
+    live = LiveProfile(scorer, profile, exclude=pd.Series(history + ["B0GONE"]), held_out=[comedies[6]])
+    assert live.excluded_unknown == 1
+    result = live.apply(Edit("add", text="I like movie 7 text"))
+    assert result.top.item_id.tolist() == live.top_ids() and all(isinstance(i, str) for i in live.top_ids())
+    assert not set(live.top_ids()) & set(history) and result.ndcg_after is not None
+    assert set(result.diff.item_id) <= set(items.item_id)
+    assert check_evidence(profile, items, history, ratings).get(comedy.id).flag is None
+    save_profile(profile, tmp_path / "amazon.json")
+    assert load_profile(tmp_path / "amazon.json").to_dict() == profile.to_dict()
+    ranker = ProfileSplitRanker(enc, cache=cache).fit(None, items)
+    assert len(ranker.score(Query("AUSER1", tuple(history), tuple(ratings)), comedies[6:9])) == 3  # history centroid
+    # numpy scalars and whole floats (JSON, pandas) are the plain ids they stand for; int ids stay ints
+    assert Statement("x", evidence=(np.int64(3), np.str_("B0X0001"), 5.0)).evidence == (3, "B0X0001", 5)
+    with pytest.raises(ValueError, match="item ids must be whole numbers or strings"):
+        Statement("x", evidence=(2.5,))
+
+
+def test_the_bundled_amazon_fixture_builds_a_scorer_and_a_profile(tmp_path, repo_root):
+    import shutil
+
+    import recnb
+    from recnb.text.profile import profile_for_user
+
+    folder = tmp_path / "amazon"
+    shutil.copytree(repo_root / "tests" / "fixtures" / "amazon-reviews-2023", folder)
+    ds = recnb.load_dataset("amazon-reviews-2023", folder)
+    enc = FakeEncoder()
+    scorer = ProfileScorer(enc, ds.items, cache=EmbeddingCache(enc, root=tmp_path / "cache"))
+    assert scorer.rows([ds.items.item_id.iloc[2]]).tolist() == [2]
+    user = ds.ratings.user_id[ds.ratings.rating >= 4].iloc[0]  # someone who liked something
+    profile = profile_for_user(ds.ratings, ds.items, user, min_support=1)
+    assert profile.statements and all(isinstance(i, str) for s in profile for i in s.evidence)

@@ -269,11 +269,16 @@ def check_explanation(text: str, item, profile=None, vocab: FactVocabulary | Non
     # The item's own title is not a claim ("Romance (1999)" names no genre, "(1999)" is its year label).
     titles = sorted({t for t in (item_text(item), natural_title(str(item.get("title", ""))), str(item.get("title", ""))) if t},
                     key=len, reverse=True)
+    # "Heat (1995) [F1]": the title written with the item's year (both from its year column) states
+    # that year, so it backs the year fact; the title alone backs nothing
+    year_fact = next((f.id for f in facts if f.kind == "year"), None)
+    dated = item_text(item) if year_fact else None
     for sentence in _sentences(text):
+        named_dated = dated is not None and re.search(r"(?<!\w)" + re.escape(dated) + r"(?!\w)", sentence, re.I)
         for t in titles:
             sentence = re.sub(r"(?<!\w)" + re.escape(t) + r"(?!\w)", "the film", sentence, flags=re.I)
         cites = [f"{k}{n}" for k, n in _CITE.findall(sentence)]
-        related: set = set()  # ids a citation in this sentence may point to
+        related: set = {year_fact} if named_dated else set()  # ids a citation in this sentence may point to
         prev = None
         for start, end, surface, kind, value in _mentions(vocab, sentence):
             about, polarity, role = _reading(sentence, start, end)

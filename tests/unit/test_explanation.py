@@ -130,6 +130,21 @@ def test_citations_must_back_their_claims(vocab):
     assert check_explanation("Heat is a Crime film [F2][S1].", row(1), PROFILE, vocab=vocab).ok
 
 
+def test_the_year_in_the_items_own_title_backs_a_year_citation(vocab):
+    """Review: "Heat (1995)" was rewritten to "the film" before claims were read, so citing the year fact
+    right after it was a wrong citation."""
+    c = check_explanation("Heat (1995) [F1] is a Crime film [F2].", row(1), PROFILE, vocab=vocab)
+    assert c.ok and c.wrong_citations == [] and [x.value for x in c.claims] == ["Crime"]
+    # the title backs only its year: another fact cited there is still wrong, and so is a wrong year
+    c = check_explanation("Heat (1995) [F3] is a Crime film [F2].", row(1), PROFILE, vocab=vocab)
+    assert c.wrong_citations == ["F3"] and not c.ok
+    c = check_explanation("Heat (1996) [F1] is a Crime film [F2].", row(1), PROFILE, vocab=vocab)
+    assert not c.ok and [(x.kind, x.value, x.supported) for x in c.claims][0] == ("year", "1996", False)
+    # a title without its year backs nothing
+    c = check_explanation("Heat [F1] is a Crime film [F2].", row(1), PROFILE, vocab=vocab)
+    assert c.wrong_citations == ["F1"]
+
+
 def test_uncited_claims_are_reported_but_allowed(vocab):
     c = check_explanation("Heat is a Crime film directed by Michael Mann.", row(1), PROFILE, vocab=vocab)
     assert c.ok and c.no_citations and [x.text for x in c.uncited] == ["Crime", "Michael Mann"]

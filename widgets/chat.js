@@ -96,7 +96,11 @@ function render({ model, el: root }) {
   input.type = "text";
   const send = el("button", "recnb-chat-send", "Send");
   send.type = "submit";
-  form.append(input, send);
+  const reset = el("button", "recnb-chat-reset", "New chat");
+  reset.type = "button";
+  reset.title = "Start over: clear the conversation and what the system believes";
+  reset.addEventListener("click", () => model.send({ type: "reset" }));
+  form.append(input, send, reset);
   const error = el("div", "recnb-chat-error");
   left.append(caption, log, form, error);
 
@@ -170,6 +174,7 @@ function render({ model, el: root }) {
     const busy = !!model.get("busy");
     input.disabled = busy;
     send.disabled = busy;
+    reset.disabled = busy;
     root.classList.toggle("recnb-chat-busy", busy);
     error.textContent = model.get("error") || "";
     const s = model.get("stats") || {};

@@ -7,12 +7,13 @@ removed and new ones added. Every change goes through the recommender's own meth
 what the panel shows is what the next recommendation uses.
 
 The front-end (``widgets/chat.js``) sends custom messages: ``user_message``, ``edit_belief``,
-``remove_belief``, ``add_belief``, ``reset``. The same handlers are public methods here
+``remove_belief``, ``add_belief``, ``reset`` (its "New chat" button). The same handlers are public methods here
 (:meth:`send`, :meth:`edit`, ...), so a notebook or a test drives the widget without a browser.
 """
 from __future__ import annotations
 
 import traceback
+from collections import Counter
 
 import traitlets
 
@@ -36,7 +37,10 @@ class ChatWidget(KitWidget):
     def __init__(self, recommender, caption: str = "", greeting: str | None = None, **kwargs):
         super().__init__(caption=caption, **kwargs)
         self.recommender = recommender
+        self.greeting = greeting
         self.history: list[dict] = []
+        # the panel counts this conversation: the recommender's counters run on across resets
+        self._stats_at_start = Counter(recommender.stats)
         if greeting:
             self._append({"role": "assistant", "text": greeting})
         self._sync_beliefs()
@@ -78,8 +82,12 @@ class ChatWidget(KitWidget):
         return self._belief_op(lambda: self.recommender.add_belief(text, kind))
 
     def reset(self):
+        """A new conversation: no messages but the greeting, no beliefs, the panel's counts at 0."""
         self.recommender.reset()
+        self._stats_at_start = Counter(self.recommender.stats)
         self.history, self.messages, self.error = [], [], ""
+        if self.greeting:
+            self._append({"role": "assistant", "text": self.greeting})
         self._sync_beliefs()
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -129,6 +137,7 @@ class ChatWidget(KitWidget):
         self.beliefs = [{"id": b.id, "text": b.text, "kind": b.kind, "source": b.source, "structured": b.structured,
                          "note": getattr(b, "note", "")} for b in state]
         self.belief_text = state.to_text()
-        s = self.recommender.stats
+        s = Counter(self.recommender.stats)
+        s.subtract(self._stats_at_start)
         self.stats = {"turns": int(s.get("turns", 0)), "fallbacks": int(s.get("fallback", 0)),
                       "llm_calls": int(s.get("llm_calls", 0)), "policy": self.recommender.policy}

@@ -85,3 +85,11 @@ def test_chat_round_trips_messages_and_belief_edits(page, lab, scratch_dir):
     assert "critique →" in last.locator(".recnb-chat-meta").inner_text()
     assert "2 turns · 0 fallbacks · policy rules" == root.locator(".recnb-chat-stats").inner_text()
     assert kernel(page, "print(len(chat.messages), chat.error == '')") == "5 True"
+
+    # "New chat" starts over: the greeting alone, an empty panel, the counts back at 0.
+    root.locator(".recnb-chat-reset").click()
+    page.wait_for_function(f"() => document.querySelectorAll('{SCOPE}.recnb-chat-msg').length === 1", timeout=60_000)
+    assert root.locator(".recnb-chat-assistant").first.inner_text().startswith("Hi! What are you in the mood for?")
+    assert root.locator(".recnb-chat-none").count() == 3
+    assert "0 turns · 0 fallbacks · policy rules" == root.locator(".recnb-chat-stats").inner_text()
+    assert kernel(page, "print(len(chat.messages), len(cr.turns), len(cr.belief))") == "1 0 0"

@@ -99,7 +99,22 @@ def test_bad_requests_show_an_error_and_lose_nothing(chat, catalog, lex):
 def test_reset_clears_conversation_and_beliefs(chat):
     chat.send("a crime movie")
     from_page(chat, type="reset")
-    assert chat.messages == [] and chat.beliefs == [] and chat.recommender.turns == []
+    assert chat.beliefs == [] and chat.recommender.turns == []
+
+
+def test_reset_starts_over_with_the_greeting_and_counts_at_zero(chat):
+    """reset kept the panel's "2 turns" on an empty chat (the recommender's counters go on) and
+    dropped the greeting; the page had no control that sends it."""
+    assert 'type: "reset"' in asset("chat.js").read_text()  # the page's reset button sends it
+    chat.send("a crime movie")
+    chat.send("something older")
+    assert chat.stats["turns"] == 2
+    from_page(chat, type="reset")
+    assert chat.messages == [{"role": "assistant", "text": "Hi! What would you like?"}] == chat.history
+    assert chat.stats == {"turns": 0, "fallbacks": 0, "llm_calls": 0, "policy": "rules"}
+    chat.send("a comedy")
+    assert chat.stats["turns"] == 1 and len(chat.messages) == 3
+    assert chat.recommender.stats["turns"] == 3  # the recommender's own totals are left alone
 
 
 def test_a_belief_read_against_its_heading_shows_why(chat):

@@ -212,12 +212,30 @@ def _statements(profile, vocab: FactVocabulary) -> tuple[list, int]:
     return out, n
 
 
-def _item_support(kind: str, value: str, role: str, facts: list[Fact]) -> tuple[list, str]:
+def _genre_reading(surface: str, value: str) -> set:
+    """The genre values (lower case) that back a genre word, as the RAG claim checker reads it.
+
+    One reading for both checkers: "family" there is the Children genre, backed by Children,
+    Family or Animation; read here as the Wikidata genre Family alone, it failed 311 of the 582
+    bundled Children films that the RAG checker passed.
+    """
+    # imported here: recnb.systems loads the whole dialogue stack, which explanations do not need
+    from recnb.systems.claims import GENRE_ALIASES, GENRE_WORDS
+
+    accepted = {value.lower()}
+    for pattern, genre in GENRE_WORDS.items():
+        if re.fullmatch(pattern, surface.strip(), re.IGNORECASE):
+            accepted |= {genre.lower()} | GENRE_ALIASES.get(genre, set())
+    return accepted
+
+
+def _item_support(kind: str, value: str, role: str, facts: list[Fact], surface: str = "") -> tuple[list, str]:
     """(ids of the facts that support the claim, why not when none do)."""
     fact_of = {f.kind: f for f in facts}
     if kind in FIELDS:
         kinds = (role,) if role else FIELDS[kind]
-        ids = [f.id for f in facts if f.kind in kinds and value.lower() in {str(v).lower() for v in f.all_values}]
+        accepted = _genre_reading(surface or value, value) if kind == "genre" else {value.lower()}
+        ids = [f.id for f in facts if f.kind in kinds and accepted & {str(v).lower() for v in f.all_values}]
         return ids, f"not a {role or kind} of this item"
     f = fact_of.get({"year": "year", "decade": "year", "runtime": "runtime", "award": "awards"}[kind])
     if kind in ("year", "decade", "runtime"):
@@ -287,7 +305,7 @@ def check_explanation(text: str, item, profile=None, vocab: FactVocabulary | Non
                 role = role or (prev[3] if prev[4] == kind else "")
             prev = (end, about, polarity, role, kind)
             role = role if kind == "person" else ""
-            fact_ids, why = _item_support(kind, value, role, facts)
+            fact_ids, why = _item_support(kind, value, role, facts, surface)
             naming = [sid for sid, _, values in statements if value.lower() in values]
             if about == "profile":
                 # A claim about the user's taste needs a statement of the same polarity naming it.

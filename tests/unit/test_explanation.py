@@ -145,6 +145,26 @@ def test_the_year_in_the_items_own_title_backs_a_year_citation(vocab):
     assert c.wrong_citations == ["F1"]
 
 
+def test_family_reads_as_the_rag_claim_checker_reads_it():
+    """Review: "family" became the Wikidata genre Family and was rejected for Children films without it
+    (311 of 582 bundled), while the RAG claim checker accepts it: same sentence, opposite verdicts."""
+    from recnb.systems.catalog import ItemCatalog
+    from recnb.systems.claims import check_answer
+
+    items = pd.DataFrame([
+        dict(item_id=1, title="Toy Story", year=1995, genres="Animation|Children|Comedy", wd_genres="Comedy"),
+        dict(item_id=2, title="Paddington", year=2014, genres="Comedy", wd_genres="Family|Comedy"),
+        dict(item_id=3, title="Heat", year=1995, genres="Crime|Thriller", wd_genres="Crime"),
+    ])
+    vocab, catalog = FactVocabulary(items), ItemCatalog(items)
+    for item_id, expected in ((1, True), (2, True), (3, False)):
+        item = items.set_index("item_id").loc[item_id].to_dict() | {"item_id": item_id}
+        for sentence in ("It is a film for the whole family.", "It is a children's film for the family."):
+            mine = [c.supported for c in check_explanation(sentence, item, None, vocab=vocab).claims if c.kind == "genre"]
+            rag = [c.supported for c in check_answer(sentence, catalog, default_item=item_id).claims if c.kind == "genre"]
+            assert mine and set(mine) == set(rag) == {expected}, (item_id, sentence, mine, rag)
+
+
 def test_uncited_claims_are_reported_but_allowed(vocab):
     c = check_explanation("Heat is a Crime film directed by Michael Mann.", row(1), PROFILE, vocab=vocab)
     assert c.ok and c.no_citations and [x.text for x in c.uncited] == ["Crime", "Michael Mann"]

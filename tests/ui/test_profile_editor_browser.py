@@ -53,6 +53,10 @@ def test_edit_statement_and_see_ranking_change(page, lab, scratch_dir):
     log = out.locator(".recnb-pe-log")
     log.locator("summary").click()  # open the edit log
     assert "#2 undo" in log.inner_text() and "#1 edited" in log.inner_text()
+    # newest first, and no list numbers of its own beside the entries' #N ("1. #2 undo", "2. #1 ...")
+    entries = log.locator("li")
+    assert entries.first.inner_text().startswith("#2 undo") and entries.nth(1).inner_text().startswith("#1 edited")
+    assert entries.first.evaluate("li => getComputedStyle(li).listStyleType") == "none"
 
 
 def _kernel_until(page, condition: str, seconds: float = 60.0):

@@ -49,7 +49,11 @@ class RandomRanker(Ranker):
         # crc32, not hash(): str hashes are salted per process, and reruns must agree
         uid = zlib.crc32(str(query.user_id).encode())
         key = (np.uint64(self.seed) << np.uint64(32)) | np.uint64(uid)
-        return _uniform(key, candidates.astype(np.int64).astype(np.uint64))
+        if candidates.dtype.kind in "iu":
+            ids = candidates.astype(np.int64).astype(np.uint64)
+        else:  # string ids (Amazon ASINs): a stable number per id; crc32 for the same reason as above
+            ids = np.fromiter((zlib.crc32(str(c).encode()) for c in candidates), np.uint64, len(candidates))
+        return _uniform(key, ids)
 
 
 def _uniform(key: np.uint64, ids: np.ndarray) -> np.ndarray:

@@ -160,3 +160,25 @@ def test_popularity_counts_users_not_rating_rows(catalog):
     items = pd.DataFrame(dict(item_id=[10, 11], title=["A", "B"]))
     r = PopularityRanker().fit(train, items)
     assert r.score(Query(user_id=9), [10, 11]).tolist() == [1.0, 2.0]
+
+
+def test_random_ranker_takes_string_item_ids():
+    """Amazon items are ASINs: the random baseline cast them to int ('invalid literal for int()')."""
+    from recnb.scores.base import Query
+    import zlib
+
+    import pandas as pd
+
+    from recnb.scores.popularity import RandomRanker, _uniform
+
+    cands = ["B0RECNB010", "0439064872", "B0RECNB020"]
+    train = pd.DataFrame({"user_id": ["AE1"], "item_id": [cands[0]], "rating": [5.0], "timestamp": [0]})
+    items = pd.DataFrame({"item_id": cands, "title": ["a", "b", "c"]})
+    ints = pd.DataFrame({"item_id": [1, 2], "title": ["a", "b"]})
+    r = RandomRanker(seed=3).fit(train, items)
+    s = r.score(Query(user_id="AE1", history=()), cands)
+    assert s.shape == (3,) and np.all((s >= 0) & (s < 1)) and len(set(s.tolist())) == 3
+    assert np.array_equal(s, RandomRanker(seed=3).fit(train, items).score(Query(user_id="AE1", history=()), cands))
+    ri = RandomRanker(seed=3).fit(train.assign(item_id=1), ints)
+    assert np.array_equal(ri.score(Query(user_id=7, history=()), [1, 2]),  # integer ids: the draws as before
+                          _uniform((np.uint64(3) << np.uint64(32)) | np.uint64(zlib.crc32(b"7")), np.array([1, 2], np.uint64)))

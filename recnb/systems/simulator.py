@@ -73,13 +73,19 @@ class SimulatedUser:
         self.catalog, self.target, self.k = catalog, catalog.resolve(target_id), k
         self.rec = catalog.record(self.target)
         self.rng = random.Random(seed)
-        genres = values_of(self.rec.get("genres"))
+        genres = [g for g in values_of(self.rec.get("genres")) if g != "(no genres listed)"]  # MovieLens's "none"
+        year = self.rec.get("year")
+        # The opening needs a genre and the answers an era: the facts pick_targets requires of a target.
+        missing = [what for what, gone in (("no year", year is None or pd.isna(year)), ("no genres", not genres)) if gone]
+        if missing:
+            raise ValueError(f"target {self.target!r} has {' and '.join(missing)}: the simulator speaks from its "
+                             "genres and year (pick_targets draws only targets that have both)")
         self.genres = self.rng.sample(genres, len(genres))  # what the person says, in the order it comes up
         # What the person knows the target to be: every column the genre filter reads (FIELDS["genre"]).
         # Deciding "lighter" / "nothing X" from `genres` alone let the resulting filter drop the
         # target (a Comedy whose wd_genres say Thriller, after "Something lighter").
         self.all_genres = {g for col in FIELDS["genre"] for g in values_of(self.rec.get(col))}
-        self.year = int(self.rec["year"])
+        self.year = int(year)
         self.cast = values_of(self.rec.get("cast"))[:3]
         self.directors = values_of(self.rec.get("director"))
         self.revealed: set = set()

@@ -110,6 +110,23 @@ def test_no_eligible_target_is_a_clear_error(dataset, split):
         pick_targets(dataset, split, 3, min_rating=6.0)
 
 
+@pytest.mark.parametrize("record,missing", [
+    (dict(item_id=1, title="A", year=None, genres="Drama"), "no year"),
+    (dict(item_id=1, title="A", year=1999, genres=""), "no genres"),
+    (dict(item_id=1, title="A", year=float("nan"), genres="(no genres listed)"), "no year and no genres"),
+])
+def test_a_hand_picked_target_without_year_or_genres_is_one_clear_error(record, missing):
+    """Review: such a target failed with a raw "cannot convert float NaN to integer" or an IndexError."""
+    import pandas as pd
+
+    from recnb.systems.catalog import ItemCatalog
+
+    cat = ItemCatalog(pd.DataFrame([record, dict(item_id=2, title="B", year=2000, genres="Comedy")]))
+    with pytest.raises(ValueError, match=f"target 1 has {missing}: the simulator speaks from its genres and year"):
+        SimulatedUser(cat, 1)
+    assert "comedy" in SimulatedUser(cat, 2).opening()  # a target with both still talks
+
+
 def test_the_simulator_never_asks_for_a_filter_that_drops_its_target(dataset):
     """Both genre columns decide "Something lighter" and "Nothing X": the filters they become check both.
 

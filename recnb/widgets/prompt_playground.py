@@ -32,7 +32,7 @@ RANKERS = {
     "llm-rating": ("recnb.scores.llm_rating", "LLMRatingRanker"),
 }
 #: the error counters a side shows, from ranker.stats (what went wrong with the model's answer)
-ERROR_KEYS = ("invalid_titles", "outside_candidates", "duplicates", "missing", "truncated_lines", "unparseable_outputs",
+ERROR_KEYS = ("invalid_titles", "prose_lines", "outside_candidates", "duplicates", "missing", "truncated_lines", "unparseable_outputs",
               "rating_parse_fallbacks")
 #: ... and the ones the LLM backend counts (an HTTP server's labels below its top-k log-probs)
 LLM_ERROR_KEYS = ("scores_at_top_logprobs_floor",)

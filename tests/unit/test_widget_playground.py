@@ -142,7 +142,7 @@ def test_run_click_ranks_both_sides(llm, synth):
 def test_errors_and_hallucinations_are_shown_per_side(synth):
     t = dict(zip(synth.items.item_id, synth.items.title))
     cands = synth.cases[0].candidates
-    answer = f"1. {t[cands[3]]}\n2. The Invisible Heist\n3. {t[cands[3]]}"
+    answer = f"Here are my picks:\n1. {t[cands[3]]}\n2. The Invisible Heist\n3. {t[cands[3]]}"
     w = _playground(ScriptedLLM(answer), synth, settings=[
         {"template": "zero-shot", "ranker": "llm-listwise-generate"},
         {"template": "zero-shot", "ranker": "llm-title"},  # this backend cannot score: the side shows why
@@ -150,7 +150,7 @@ def test_errors_and_hallucinations_are_shown_per_side(synth):
     a, b = w.run()
     assert a["items"][0]["item_id"] == cands[3]
     assert a["hallucinated"] == ["The Invisible Heist"]
-    assert a["errors"] == {"invalid_titles": 1, "duplicates": 1, "missing": 7}
+    assert a["errors"] == {"invalid_titles": 1, "prose_lines": 1, "duplicates": 1, "missing": 7}
     assert a["output"] == answer
     assert b["items"] == [] and b["error"].startswith("ScoringUnsupportedError: this test double cannot score")
     assert b["target_rank"] is None and b["cache_hits"] == 0 and b["errors"] == {}  # a good run's keys: no KeyError

@@ -361,3 +361,12 @@ def run_code(page, code: str, timeout_ms: int = 60_000) -> str:
     if result["error"]:
         raise AssertionError(f"kernel raised {result['error']} running {code!r}")
     return result["text"]
+
+
+def kernel_until(page, condition: str, seconds: float = 60.0) -> None:
+    """Poll the kernel until ``condition`` (Python) holds: one execute per try, so the page's widget
+    messages are handled in between."""
+    deadline = time.monotonic() + seconds
+    while run_code(page, f"print(bool({condition}))").strip() != "True":
+        assert time.monotonic() < deadline, f"the kernel never saw {condition}"
+        time.sleep(0.2)

@@ -59,16 +59,6 @@ def test_edit_statement_and_see_ranking_change(page, lab, scratch_dir):
     assert entries.first.evaluate("li => getComputedStyle(li).listStyleType") == "none"
 
 
-def _kernel_until(page, condition: str, seconds: float = 60.0):
-    """Poll the kernel (one execute per try, so the page's widget messages are handled in between)."""
-    import time
-
-    deadline = time.monotonic() + seconds
-    while _lab.run_code(page, f"print(bool({condition}))").strip() != "True":
-        assert time.monotonic() < deadline, f"the kernel never saw {condition}"
-        time.sleep(0.2)
-
-
 def test_typed_text_survives_other_edits(page, lab, scratch_dir):
     """Statement text was sent only on Enter or 'save', and every edit redrew the boxes from the
     stored text: typing into a statement (or the add box) and then changing anything else lost it."""
@@ -86,7 +76,7 @@ def test_typed_text_survives_other_edits(page, lab, scratch_dir):
     text(0).fill("I love heist films")
     rows.nth(0).locator(".recnb-pe-weight").fill("2")
     rows.nth(0).locator(".recnb-pe-weight").press("Tab")
-    _kernel_until(page, "w.statements[0]['weight'] == 2")
+    _lab.kernel_until(page, "w.statements[0]['weight'] == 2")
     assert _lab.run_code(page, "print(w.statements[0]['text'])").strip() == "I love heist films"
     page.wait_for_function("() => document.querySelector('.jp-OutputArea .recnb-pe-statement .recnb-pe-text')"
                            ".value === 'I love heist films'")
@@ -94,7 +84,7 @@ def test_typed_text_survives_other_edits(page, lab, scratch_dir):
     # Text in the add box (not added yet) stays there while another row is flipped.
     out.locator(".recnb-pe-add-text").fill("I dislike horror films")
     rows.nth(1).locator(".recnb-pe-flip").click()
-    _kernel_until(page, "w.statements[1]['polarity'] == 'dislike'")
+    _lab.kernel_until(page, "w.statements[1]['polarity'] == 'dislike'")
     page.wait_for_function("() => document.querySelector('.jp-OutputArea .recnb-pe-statement:nth-child(2) .recnb-pe-flip')"
                            ".textContent === 'dislike'")
     assert out.locator(".recnb-pe-add-text").input_value() == "I dislike horror films"
@@ -109,9 +99,9 @@ def test_typed_text_survives_other_edits(page, lab, scratch_dir):
     assert page.evaluate("() => document.activeElement && document.activeElement.classList.contains('recnb-pe-text')")
     assert _lab.run_code(page, "print('Meg' in w.statements[1]['text'])").strip() == "False"
     page.keyboard.press("Enter")
-    _kernel_until(page, "'Meg Ryan' in w.statements[1]['text']")
+    _lab.kernel_until(page, "'Meg Ryan' in w.statements[1]['text']")
     # the add box still holds its text through all of it, and adds it on Enter
     out.locator(".recnb-pe-add-text").press("Enter")
-    _kernel_until(page, "len(w.statements) == 3")
+    _lab.kernel_until(page, "len(w.statements) == 3")
     assert _lab.run_code(page, "print(w.statements[2]['text'], w.statements[2]['polarity'])").strip() == \
         "I dislike horror films dislike"

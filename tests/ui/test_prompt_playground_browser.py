@@ -133,16 +133,6 @@ def _wait_side(page, i, js_test, timeout=60_000):
     )
 
 
-def _kernel_until(page, condition: str, seconds: float = 60.0):
-    """Poll the kernel (one execute per try, so the page's widget messages are handled in between)."""
-    import time
-
-    deadline = time.monotonic() + seconds
-    while _lab.run_code(page, f"print(bool({condition}))").strip() != "True":
-        assert time.monotonic() < deadline, f"the kernel never saw {condition}"
-        time.sleep(0.2)
-
-
 def test_template_pick_takes_its_k_and_ranker_pick_keeps_an_edited_prompt(page, lab, scratch_dir):
     """Picking a template sent the k-shot box's old number (few-shot ran with 0 examples, zero-shot
     with 3); picking a ranker sent text: null, so a prompt the person had edited was replaced."""
@@ -169,7 +159,7 @@ def test_template_pick_takes_its_k_and_ranker_pick_keeps_an_edited_prompt(page, 
     edited = "My own words. Candidates:\n{candidates_labelled}\nHistory: {history}\nAnswer with a letter."
     b.locator("textarea").fill(edited)
     b.locator(".recnb-pp-ranker").select_option("llm-permuted")
-    _kernel_until(page, "w.settings[1]['ranker'] == 'llm-permuted'")
+    _lab.kernel_until(page, "w.settings[1]['ranker'] == 'llm-permuted'")
     assert _lab.run_code(page, "print(w.settings[1]['text'] == %r)" % edited).strip() == "True"
     assert b.locator("textarea").input_value() == edited
     # an unedited prompt still follows the ranker's task (side A: title -> labels)

@@ -32,7 +32,7 @@ def _ndcg10(scores, relevant) -> float:
 @dataclass
 class PositionStudy:
     ranker: str
-    n_permutations: int
+    n_permutations: int  # orders run per user (the most any user had); the request is in meta
     design: str
     how: str
     per_user: pd.DataFrame
@@ -45,7 +45,8 @@ class PositionStudy:
         cols = ["given_order_ndcg@10", "single_order_ndcg@10_mean", "averaged_ndcg@10"]
         ci = bootstrap_ci(pu[cols], seed=seed)
         return {
-            "ranker": self.ranker, "users": int(len(pu)), "n_permutations": self.n_permutations, "design": self.design,
+            "ranker": self.ranker, "users": int(len(pu)), "n_permutations": self.n_permutations,
+            "n_permutations_requested": self.meta.get("n_permutations_requested", self.n_permutations), "design": self.design,
             "aggregation": self.how,
             **{c: {k: float(ci.loc[c, k]) for k in ("mean", "ci_low", "ci_high")} for c in cols},
             "averaged_minus_single_order": paired_difference_ci(pu["averaged_ndcg@10"].to_numpy(),
@@ -72,7 +73,7 @@ def position_bias_study(ranker, protocol, n_users: int = 20, n_permutations: int
     """
     import time
 
-    from recnb.ranking.position_bias import permutation_report
+    from recnb.ranking.position_bias import permutation_report, ranks
 
     t0, stopped = time.perf_counter(), None
 
@@ -101,8 +102,10 @@ def position_bias_study(ranker, protocol, n_users: int = 20, n_permutations: int
                       "single_order_ndcg@10_max": float(np.max(single)), "averaged_ndcg@10": _ndcg10(averaged, rel),
                       "target_rank_spread": float(report.rank_spread[target]),
                       "mean_rank_spread": report.mean_rank_spread, "top1_agreement": report.top1_agreement,
-                      "tied_orders": report.n_tied_rows})
-        mean_rank = (np.vstack([np.argsort(np.argsort(-row, kind="stable"), kind="stable") for row in report.matrix]) + 1).mean(0)
+                      "tied_orders": report.n_tied_rows, "orders": report.n_permutations})
+        # ties take the worst rank they span, as in rank_spread: an order that could not be read
+        # (all tied) ranks every candidate last, not 1..n by where it happened to be shown
+        mean_rank = ranks(report.matrix).mean(0)
         for j, c in enumerate(cands):
             cands_rows.append({"user_id": case.user_id, "item_id": c, "is_target": bool(rel[j]),
                                "mean_rank": float(mean_rank[j]), "rank_spread": float(report.rank_spread[j])})
@@ -116,7 +119,10 @@ def position_bias_study(ranker, protocol, n_users: int = 20, n_permutations: int
     width = max(len(t) for t in top1)
     padded = np.vstack([np.pad(t, (0, width - len(t))) for t in top1])
     decided = padded.sum()  # orders with a unique winner, over all users
-    return PositionStudy(getattr(ranker, "name", type(ranker).__name__), int(n_permutations), design, how,
+    # the orders actually run: the balanced design runs at most one per candidate
+    run = int(max(u["orders"] for u in users))
+    return PositionStudy(getattr(ranker, "name", type(ranker).__name__), run, design, how,
                          pd.DataFrame(users), pd.DataFrame(cands_rows), padded.sum(0) / decided if decided else padded.sum(0),
                          meta={"protocol": protocol.describe(), "seed": seed, "n_users_requested": int(n_users),
+                               "n_permutations_requested": int(n_permutations),
                                "budget_s": budget_s, "stopped": stopped})

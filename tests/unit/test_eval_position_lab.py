@@ -91,3 +91,27 @@ def test_orders_without_a_winner_are_left_out_and_counted(protocol):
     # the rate is over the orders that had a winner: still all at the first position, not diluted by ties
     assert study.position_top1[0] == pytest.approx(1.0)
     assert study.summary()["tied_orders"] == int(tied.sum()) > 0
+
+
+def test_an_unreadable_users_candidates_all_share_the_worst_mean_rank(protocol):
+    """Review: mean_rank broke ties by shown position, so a user whose every order tied (nothing parsed)
+    showed ranks 1..n next to a spread of 0; ties count pessimistically, as ranks() does elsewhere."""
+    study = position_bias_study(UnreadableForSome(), protocol, n_users=6, n_permutations=4)
+    pc, pu = study.per_candidate, study.per_user
+    tied_users = pu.user_id[pu.tied_orders == 4].tolist()
+    assert tied_users
+    for user in tied_users:
+        rows = pc[pc.user_id == user]
+        assert (rows["mean_rank"] == len(rows)).all() and (rows["rank_spread"] == 0).all()
+    readable = pc[pc.user_id.isin(pu.user_id[pu.tied_orders == 0])]
+    # with a winner in every order the mean ranks are distinct positions' averages: they sum to 1 + ... + n
+    assert readable.groupby("user_id")["mean_rank"].sum().to_numpy() == pytest.approx(8 * 9 / 2)
+
+
+def test_the_number_of_orders_reported_is_the_number_run(protocol):
+    """Review: 20 orders were asked for 8 candidates, the balanced design ran 8, the summary said 20."""
+    study = position_bias_study(FirstShownWins(), protocol, n_users=2, n_permutations=20)
+    s = study.summary()
+    assert study.n_permutations == s["n_permutations"] == 8 and s["n_permutations_requested"] == 20
+    assert (study.per_user["orders"] == 8).all()
+    assert position_bias_study(FirstShownWins(), protocol, n_users=2, n_permutations=3).summary()["n_permutations"] == 3

@@ -248,6 +248,7 @@ class LoraModel:
         self.base_identity = base_identity(llm)
         #: the ratings the adapter learned from (set by train(), kept by save/load); None: not recorded
         self.trained_on: dict | None = None
+        self.partial_runs = 0  # train() calls that raised after changing the weights (their ratings stay on record)
         saved_meta = None
         if adapter_dir is not None:
             adapter_dir = Path(adapter_dir)
@@ -395,7 +396,8 @@ class LoraModel:
         """Fine-tune the adapter on ``examples``; returns a :class:`TrainReport` (also kept as ``.report``).
 
         Calling it again continues training the same adapter: ``trained_on`` then holds the ratings of
-        every run (None when any run's examples carry no record) and ``.report`` adds the runs up.
+        every run (None when any run's examples carry no record) and ``.report`` adds the runs up. A run
+        that raises after changing the weights still puts its ratings on record (``partial_runs``).
 
         A plain loop, not ``transformers.Trainer``: the loss sits on one answer token per example and
         a few dozen CPU steps do not need Trainer's machinery (accelerate, logging, checkpoints).
@@ -440,6 +442,8 @@ class LoraModel:
         model.train()
         bar = tqdm(total=total, desc=desc, disable=not progress, unit="step")
         t0 = time.perf_counter()
+        first_run = self.report is None and not self.partial_runs
+        stepped = False
         try:
             for epoch in range(s.epochs):
                 order = torch.randperm(len(encoded), generator=gen).tolist()
@@ -465,6 +469,7 @@ class LoraModel:
                     if s.max_grad_norm:
                         torch.nn.utils.clip_grad_norm_(params, s.max_grad_norm)
                     opt.step()
+                    stepped = True
                     sched.step()
                     opt.zero_grad(set_to_none=True)
                     if not torch.isfinite(loss):
@@ -474,6 +479,13 @@ class LoraModel:
                     n_tokens += int(mask.sum())
                     bar.update(1)
                     bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.3f}")
+        except BaseException:
+            if stepped:  # the weights changed and may hold any of these ratings: keep them on record
+                record = _training_record(examples)
+                self.trained_on = record if first_run else _merge_records(self.trained_on, record)
+                self.partial_runs += 1
+                self.meta = {}
+            raise
         finally:
             bar.close()
             model.eval()
@@ -495,11 +507,11 @@ class LoraModel:
         # the meta described the weights as last saved or loaded (recipe, key, folder): no longer these,
         # and save() starts from it
         self.meta = {}
-        if self.report is None:
+        if first_run:
             self.trained_on, self.report = _training_record(examples), run
         else:
             self.trained_on = _merge_records(self.trained_on, _training_record(examples))
-            self.report = self.report.merged(run)
+            self.report = run if self.report is None else self.report.merged(run)
         return self.report
 
     # ---- scoring examples directly (held-out checks, TALLRec's AUC on labelled questions)

@@ -341,3 +341,32 @@ def test_ties_count_against_the_model(proto):
     assert tied_users(rec, run) == 6
     pu = run.per_user.set_index("user_id")
     np.testing.assert_allclose(auc.to_numpy(), ((pu["n_candidates"] - pu["rank"]) / (pu["n_candidates"] - 1)).loc[auc.index])
+
+
+def test_a_run_that_fails_part_way_keeps_what_it_trained_on_record(tiny_llm, dataset, monkeypatch):
+    """A train() that raised after some optimiser steps (a non-finite loss, a Ctrl-C) left the changed
+    weights with no record of the ratings they had seen: check_data then passed a frame holding one out."""
+    import torch.nn.functional as F
+
+    from recnb.tuning.store import row_hashes
+
+    split = dataset.split(seed=0)
+    ex = build_examples(split, dataset.items, tiny_llm, n=8, seed=0)
+    tuned = LoraModel(tiny_llm, TINY_SETTINGS)
+    calls = {"n": 0}
+    real = F.cross_entropy
+
+    def nan_on_second(*a, **k):
+        calls["n"] += 1
+        loss = real(*a, **k)
+        return loss * float("nan") if calls["n"] == 2 else loss
+
+    monkeypatch.setattr(F, "cross_entropy", nan_on_second)  # train() calls it through torch.nn.functional
+    with pytest.raises(FloatingPointError):
+        tuned.train(ex, progress=False)
+    assert calls["n"] == 2  # two optimiser steps were taken before the raise
+    assert tuned.trained_on is not None and set(tuned.trained_on["users"]) == {e.user_id for e in ex}
+    learned = np.isin(row_hashes(split.train), tuned.trained_on["rows"]) & (split.train.user_id == ex[0].user_id).to_numpy()
+    holdout = split.train.drop(index=split.train.index[np.flatnonzero(learned)[-1]])
+    with pytest.raises(ValueError, match="holds out"):
+        tuned.check_data(holdout)

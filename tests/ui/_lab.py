@@ -370,3 +370,14 @@ def kernel_until(page, condition: str, seconds: float = 60.0) -> None:
     while run_code(page, f"print(bool({condition}))").strip() != "True":
         assert time.monotonic() < deadline, f"the kernel never saw {condition}"
         time.sleep(0.2)
+
+
+def run_notebook(page, server: LabServer, scratch_dir, name: str, cells: list):
+    """Write ``cells`` as notebook ``name`` in the scratch folder, open it in the lab, run every cell,
+    check no cell raised, and return the output area."""
+    folder, rel = scratch_dir
+    write_notebook(folder / name, cells)
+    open_notebook(page, server, rel / name)
+    run_all(page)
+    assert tracebacks(page) == []
+    return output_area(page)

@@ -27,13 +27,7 @@ def wait_messages(page, n: int):
 
 
 def test_chat_round_trips_messages_and_belief_edits(page, lab, scratch_dir):
-    folder, rel = scratch_dir
-    _lab.write_notebook(folder / "chat.ipynb", [SETUP, "print('ready', len(chat.messages))"])
-    _lab.open_notebook(page, lab, rel / "chat.ipynb")
-    _lab.run_all(page)
-    assert _lab.tracebacks(page) == []
-
-    out = _lab.output_area(page)
+    out = _lab.run_notebook(page, lab, scratch_dir, "chat.ipynb", [SETUP, "print('ready', len(chat.messages))"])
     root = out.locator(".recnb-chat")
     root.wait_for(timeout=60_000)
     assert root.locator(".recnb-chat-caption").inner_text() == "UI test chat"

@@ -27,13 +27,7 @@ w
 
 
 def test_type_a_request_and_compare(page, lab, scratch_dir):
-    folder, rel = scratch_dir
-    _lab.write_notebook(folder / "compare.ipynb", [SETUP, "print('ready', len(w.columns))"])
-    _lab.open_notebook(page, lab, rel / "compare.ipynb")
-    _lab.run_all(page)
-    assert _lab.tracebacks(page) == []
-
-    out = _lab.output_area(page)
+    out = _lab.run_notebook(page, lab, scratch_dir, "compare.ipynb", [SETUP, "print('ready', len(w.columns))"])
     widget = out.locator(".recnb-compare-rankings")
     widget.wait_for(timeout=60_000)
     assert widget.locator(".recnb-cr-colname").all_inner_texts() == ["words", "reverse", "broken"]

@@ -20,13 +20,7 @@ TITLES_JS = "() => [...document.querySelectorAll('.jp-OutputArea .recnb-pe-item 
 
 
 def test_edit_statement_and_see_ranking_change(page, lab, scratch_dir):
-    folder, rel = scratch_dir
-    _lab.write_notebook(folder / "profile_editor.ipynb", [SETUP, "print('ready', len(w.ranking))"])
-    _lab.open_notebook(page, lab, rel / "profile_editor.ipynb")
-    _lab.run_all(page)
-    assert _lab.tracebacks(page) == []
-
-    out = _lab.output_area(page)
+    out = _lab.run_notebook(page, lab, scratch_dir, "profile_editor.ipynb", [SETUP, "print('ready', len(w.ranking))"])
     items = out.locator(".recnb-profile-editor .recnb-pe-item")
     items.first.wait_for(timeout=60_000)
     assert items.count() == 10
@@ -62,12 +56,7 @@ def test_edit_statement_and_see_ranking_change(page, lab, scratch_dir):
 def test_typed_text_survives_other_edits(page, lab, scratch_dir):
     """Statement text was sent only on Enter or 'save', and every edit redrew the boxes from the
     stored text: typing into a statement (or the add box) and then changing anything else lost it."""
-    folder, rel = scratch_dir
-    _lab.write_notebook(folder / "profile_editor.ipynb", [SETUP, "print('ready', len(w.ranking))"])
-    _lab.open_notebook(page, lab, rel / "profile_editor.ipynb")
-    _lab.run_all(page)
-    assert _lab.tracebacks(page) == []
-    out = _lab.output_area(page)
+    out = _lab.run_notebook(page, lab, scratch_dir, "profile_editor.ipynb", [SETUP, "print('ready', len(w.ranking))"])
     out.locator(".recnb-profile-editor .recnb-pe-item").first.wait_for(timeout=60_000)
     rows = out.locator(".recnb-pe-statement")
     text = lambda i: rows.nth(i).locator(".recnb-pe-text")  # noqa: E731

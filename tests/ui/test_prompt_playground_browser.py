@@ -25,12 +25,7 @@ def _side(out, i):
 
 
 def test_template_edit_and_run_round_trip(page, lab, scratch_dir):
-    folder, rel = scratch_dir
-    _lab.write_notebook(folder / "playground.ipynb", [SETUP, "print('ready', len(w.settings))"])
-    _lab.open_notebook(page, lab, rel / "playground.ipynb")
-    _lab.run_all(page)
-    assert _lab.tracebacks(page) == []
-    out = _lab.output_area(page)
+    out = _lab.run_notebook(page, lab, scratch_dir, "playground.ipynb", [SETUP, "print('ready', len(w.settings))"])
     a, b = _side(out, 0), _side(out, 1)
     a.wait_for(timeout=60_000)
     assert out.locator(".recnb-pp-user option").count() == 2
@@ -86,12 +81,7 @@ TEXT_A_JS = "() => document.querySelector('.jp-OutputArea .recnb-pp-side[data-si
 def test_results_arriving_keep_prompt_text_typed_meanwhile(page, lab, scratch_dir):
     """Results came back as a full redraw that refilled every textarea from the stored settings:
     what the person typed while the run was going (or after it, not yet run) was wiped."""
-    folder, rel = scratch_dir
-    _lab.write_notebook(folder / "playground.ipynb", [SETUP, "print('ready', len(w.settings))"])
-    _lab.open_notebook(page, lab, rel / "playground.ipynb")
-    _lab.run_all(page)
-    assert _lab.tracebacks(page) == []
-    out = _lab.output_area(page)
+    out = _lab.run_notebook(page, lab, scratch_dir, "playground.ipynb", [SETUP, "print('ready', len(w.settings))"])
     a = _side(out, 0)
     a.wait_for(timeout=60_000)
 
@@ -136,12 +126,7 @@ def _wait_side(page, i, js_test, timeout=60_000):
 def test_template_pick_takes_its_k_and_ranker_pick_keeps_an_edited_prompt(page, lab, scratch_dir):
     """Picking a template sent the k-shot box's old number (few-shot ran with 0 examples, zero-shot
     with 3); picking a ranker sent text: null, so a prompt the person had edited was replaced."""
-    folder, rel = scratch_dir
-    _lab.write_notebook(folder / "playground.ipynb", [SETUP, "print('ready', len(w.settings))"])
-    _lab.open_notebook(page, lab, rel / "playground.ipynb")
-    _lab.run_all(page)
-    assert _lab.tracebacks(page) == []
-    out = _lab.output_area(page)
+    out = _lab.run_notebook(page, lab, scratch_dir, "playground.ipynb", [SETUP, "print('ready', len(w.settings))"])
     a, b = _side(out, 0), _side(out, 1)
     a.wait_for(timeout=60_000)
     assert a.locator(".recnb-pp-shots").input_value() == "0"

@@ -22,13 +22,7 @@ w
 
 
 def test_cards_render_and_click_reaches_kernel(page, lab, scratch_dir):
-    folder, rel = scratch_dir
-    _lab.write_notebook(folder / "ranked_list.ipynb", [SETUP, "print('ready', len(w.items))"])
-    _lab.open_notebook(page, lab, rel / "ranked_list.ipynb")
-    _lab.run_all(page)
-    assert _lab.tracebacks(page) == []
-
-    out = _lab.output_area(page)
+    out = _lab.run_notebook(page, lab, scratch_dir, "ranked_list.ipynb", [SETUP, "print('ready', len(w.items))"])
     cards = out.locator(".recnb-ranked-list .recnb-rl-card")
     cards.first.wait_for(timeout=60_000)
     assert cards.count() == len(ITEMS)

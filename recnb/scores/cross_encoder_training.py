@@ -42,7 +42,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recnb.candidates._ids import as_item_ids
 from recnb.scores.cross_encoder import TRAINING_INFO, predict_logits, quiet_loading, trained_dir
+from recnb.text.profile import item_key
 
 LIKED_AT = 4.0
 
@@ -131,7 +133,8 @@ def split_users(split, items: pd.DataFrame, config: TrainingConfig) -> tuple[lis
     from the part before the window. Users failing that are counted, not silently lost.
     """
     rng = np.random.default_rng(config.seed)
-    users = rng.permutation(np.asarray(split.users))
+    # Ids as the data gives them (MovieLens ints, Amazon strings), never int()-cast; .tolist() makes them plain values
+    users = rng.permutation(as_item_ids(split.users)).tolist()
     held, skipped = [], {"holdout_empty_profile": 0, "train_short_history": 0, "train_empty_profile": 0}
     texts = {}
     for u in users:
@@ -139,12 +142,12 @@ def split_users(split, items: pd.DataFrame, config: TrainingConfig) -> tuple[lis
             break
         text = likes_text(items, split.history(u))
         if text:
-            held.append(int(u))
-            texts[int(u)] = text
+            held.append(u)
+            texts[u] = text
         else:
             skipped["holdout_empty_profile"] += 1
     held_set = set(held)
-    rest = [int(u) for u in users if int(u) not in held_set]
+    rest = [u for u in users if u not in held_set]
     train_users = []
     for u in rest:
         if config.train_users is not None and len(train_users) >= config.train_users:
@@ -176,7 +179,7 @@ def build_pairs(split, catalog: pd.DataFrame, retriever, users: list, config: Tr
         query = likes_text(catalog, before)
         liked_all = set(hist.loc[hist["rating"] >= LIKED_AT, "item_id"].tolist())
         rated = set(hist["item_id"].tolist())
-        pos = [i for i in window.loc[window["rating"] >= LIKED_AT, "item_id"].tolist() if i in text_of]
+        pos = [item_key(i) for i in window.loc[window["rating"] >= LIKED_AT, "item_id"].tolist() if i in text_of]
         pos = pos[-config.positives_per_user:]
         if not pos or not query:
             continue
@@ -184,7 +187,7 @@ def build_pairs(split, catalog: pd.DataFrame, retriever, users: list, config: Tr
             seen_not_liked = [i for i in rated - liked_all if i in text_of]
             top = retriever.index.search(retriever.encode_query(query), k=config.hard_pool, allowed=seen_not_liked)[0] \
                 if seen_not_liked else []
-            hard_pool = [int(i) for i in top]
+            hard_pool = [item_key(i) for i in top]
         elif config.hard_from == "unrated":
             top = retriever.search(query, k=config.hard_pool, exclude=before["item_id"].tolist())["item_id"].tolist()
             hard_pool = [i for i in top if i not in liked_all]
@@ -198,8 +201,8 @@ def build_pairs(split, catalog: pd.DataFrame, retriever, users: list, config: Tr
         rand = rng.choice(unrated, size=min(len(unrated), config.random_negatives * len(pos)), replace=False).tolist()
         queries[u], positives[u], liked_by[u] = query, pos, liked_all
         for kind, ids, label in (("positive", pos, 1.0), ("hard", hard, 0.0), ("random", rand, 0.0)):
-            rows += [dict(user_id=u, query_user=u, query=query, item_id=int(i), text=text_of[int(i)], label=label, kind=kind)
-                     for i in ids]
+            rows += [dict(user_id=u, query_user=u, query=query, item_id=item_key(i), text=text_of[item_key(i)], label=label,
+                          kind=kind) for i in ids]
     # Query-swap negatives: without them every negative is a different item, and a model can
     # score items well without reading the profile at all (popular, richly described items are
     # liked more often). A liked item under a dissimilar user's profile teaches that the query matters.
@@ -211,7 +214,7 @@ def build_pairs(split, catalog: pd.DataFrame, retriever, users: list, config: Tr
             others = [order[b] for b in np.argsort(sim[a], kind="stable") if order[b] != u]  # least similar first
             for i in positives[u]:
                 takers = [v for v in others if i not in liked_by[v]][: config.query_swap_negatives]
-                rows += [dict(user_id=u, query_user=v, query=queries[v], item_id=int(i), text=text_of[int(i)], label=0.0,
+                rows += [dict(user_id=u, query_user=v, query=queries[v], item_id=i, text=text_of[i], label=0.0,
                               kind="swap") for v in takers]
     return pd.DataFrame(rows, columns=["user_id", "query_user", "query", "item_id", "text", "label", "kind"])
 
@@ -269,7 +272,8 @@ def train_cross_encoder(config: TrainingConfig | None = None, dataset=None, spli
     retriever = retriever or _retriever(catalog, encoder, progress)
     pairs = build_pairs(split, catalog, retriever, train_users, config)
     if pairs.empty:
-        raise ValueError(f"no training pairs: {len(train_users)} training users gave no liked items in their window")
+        raise ValueError(f"no training pairs: {len(train_users)} training users gave no liked items in their window "
+                         f"(users skipped: {skipped})")
     t_data = time.perf_counter() - t0
 
     torch.manual_seed(config.seed)

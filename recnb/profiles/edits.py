@@ -48,13 +48,15 @@ def _statement(profile: Profile, sid) -> int:
         raise ProfileEditError(str(exc.args[0])) from None
 
 
-def _weight(w) -> float:
+def check_weight(w, maximum: float | None = MAX_WEIGHT) -> float:
+    """``w`` as a finite float in [0, ``maximum``]; ``maximum=None``: no cap (a saved file has none)."""
     try:
         w = float(w)
     except (TypeError, ValueError):
         raise ProfileEditError(f"weight must be a number, not {w!r}") from None
-    if not math.isfinite(w) or not 0 <= w <= MAX_WEIGHT:
-        raise ProfileEditError(f"weight must be between 0 and {MAX_WEIGHT:g}, not {w!r}")
+    if not math.isfinite(w) or w < 0 or (maximum is not None and w > maximum):
+        bound = ">= 0" if maximum is None else f"between 0 and {maximum:g}"
+        raise ProfileEditError(f"weight must be a finite number {bound}, not {w!r}")
     return w
 
 
@@ -75,7 +77,8 @@ def apply_edit(profile: Profile, edit: Edit) -> tuple[Profile, str]:
         if polarity not in POLARITIES:
             raise ProfileEditError(f"polarity must be one of {POLARITIES}, not {polarity!r}")
         written = _in_words(text, polarity, explicit=edit.polarity is not None)
-        s = Statement(written, polarity=polarity, weight=_weight(1.0 if edit.weight is None else edit.weight), source="edited")
+        weight = check_weight(1.0 if edit.weight is None else edit.weight)
+        s = Statement(written, polarity=polarity, weight=weight, source="edited")
         at = len(st) if edit.index is None else max(0, min(_index(edit.index, "add"), len(st)))
         st.insert(at, s)
         return p, f"added {polarity} '{written}'" + (f" (from '{text}')" if written != text else "")
@@ -110,7 +113,7 @@ def apply_edit(profile: Profile, edit: Edit) -> tuple[Profile, str]:
         st[i] = replace(old, polarity=polarity, text=_flip_text(old.text, polarity), source="edited")
         return p, f"flipped '{old.text}' to {polarity}"
     if edit.op == "weight":
-        w = _weight(edit.weight)
+        w = check_weight(edit.weight)
         st[i] = replace(old, weight=w, source="edited")
         return p, f"weight of '{old.text}' {old.weight:g} -> {w:g}"
     raise ProfileEditError(f"unknown edit op {edit.op!r}; use one of {OPS}")

@@ -12,7 +12,9 @@ previous ``alice.json`` whole; at worst ``versions/`` holds the new version that
 current, and a stray ``.tmp`` file that the next save removes.
 
 Loading validates against a JSON schema (jsonschema) and raises one :class:`ProfileFileError`
-that names the file and what is wrong with it.
+that names the file and what is wrong with it. Saving raises one too, before anything is written,
+for a profile no file could hold back (a folder at the path, a NaN or infinite weight, a user id
+that is not a string or a whole number).
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ import os
 import re
 from pathlib import Path
 
-from recnb.text.profile import POLARITIES, SOURCES, Profile, check_unique_ids
+from recnb.profiles.edits import ProfileEditError, check_weight
+from recnb.text.profile import POLARITIES, SOURCES, Profile, check_unique_ids, item_key
 
 SCHEMA_VERSION = 1
 
@@ -71,11 +74,12 @@ _FAULT_HOOK = None
 
 
 class ProfileFileError(ValueError):
-    """A profile file that cannot be read: not JSON, wrong schema, or from a newer recnb."""
+    """A profile file that cannot be read (not JSON, wrong schema, from a newer recnb) or written
+    (a folder at the path, a profile JSON cannot hold)."""
 
-    def __init__(self, path, reason: str):
-        super().__init__(f"cannot load profile {path}: {reason}")
-        self.path, self.reason = Path(path), reason
+    def __init__(self, path, reason: str, action: str = "load"):
+        super().__init__(f"cannot {action} profile {path}: {reason}")
+        self.path, self.reason, self.action = Path(path), reason, action
 
 
 def _fault(stage: str) -> None:
@@ -143,28 +147,58 @@ def save_profile(profile: Profile, path, note: str = "", keep: int | None = None
     if keep is not None and (isinstance(keep, bool) or not hasattr(keep, "__index__") or keep < 1):
         raise ValueError(f"keep must be None (keep every version) or a whole number >= 1, not {keep!r}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    body = _checked_body(profile, path)  # before anything is written, folders included
     folder = versions_dir(path)
-    folder.mkdir(exist_ok=True)
     try:
-        check_unique_ids(profile.statements)
-    except ValueError as exc:
-        raise ProfileFileError(path, str(exc)) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:  # the parent or the versions folder's name is a file, no permission...
+        raise ProfileFileError(path, f"cannot create its folder ({exc.strerror or exc}: {exc.filename})",
+                               "save") from None
     _remove_stale_temps(path.parent, path.name)
     _keep_current(path, folder)
     version = (list_versions(path) or [0])[-1] + 1
     _remove_stale_temps(folder, f"{version:06d}.json")
     doc = {"schema_version": SCHEMA_VERSION, "version": version,
            "saved_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "note": note, "profile": profile.to_dict()}
-    _validate(doc, path)  # never write a file we could not read back
-    data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+           "note": note, "profile": body}
+    _validate(doc, path, "save")  # never write a file we could not read back
+    data = (json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
     atomic_write(folder / f"{version:06d}.json", data)
     atomic_write(path, data)
     if keep is not None:
         for old in list_versions(path)[:-int(keep)]:
             (folder / f"{old:06d}.json").unlink(missing_ok=True)
     return version
+
+
+def _checked_body(profile: Profile, path: Path) -> dict:
+    """The profile as the file's "profile" object, or one ProfileFileError for what a file cannot hold."""
+    if path.is_dir():
+        raise ProfileFileError(path, "it is a folder; give a file path such as "
+                                     f"{path / 'profile.json'}", "save")
+    try:
+        check_unique_ids(profile.statements)
+    except ValueError as exc:
+        raise ProfileFileError(path, str(exc), "save") from None
+    for s in profile.statements:
+        # json.dumps writes NaN / Infinity, which is not JSON; the editor's rule without its cap
+        try:
+            check_weight(s.weight, maximum=None)
+        except ProfileEditError as exc:
+            raise ProfileFileError(path, f"statement {s.id!r} ({s.text[:40]!r}): {exc}", "save") from None
+    # A user id keys dicts and matches ratings: a string or a whole number (numpy ones and 5.0 made plain)
+    try:
+        user_id = None if profile.user_id is None else item_key(profile.user_id)
+    except ValueError:
+        raise ProfileFileError(path, "user_id must be None, a string or a whole number, not "
+                                     f"{type(profile.user_id).__name__} {profile.user_id!r}", "save") from None
+    body = {**profile.to_dict(), "user_id": user_id}
+    try:  # anything else JSON cannot hold (a set or NaN in a facet) fails here, not halfway through the save
+        json.dumps(body, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ProfileFileError(path, f"it cannot be written as JSON ({exc})", "save") from None
+    return body
 
 
 def _keep_current(path: Path, folder: Path) -> None:
@@ -186,14 +220,14 @@ def _keep_current(path: Path, folder: Path) -> None:
     atomic_write(folder / f"{(versions or [0])[-1] + 1:06d}.json", current)
 
 
-def _validate(doc, path) -> None:
+def _validate(doc, path, action: str = "load") -> None:
     import jsonschema
 
     try:
         jsonschema.validate(doc, SCHEMA)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "top level"
-        raise ProfileFileError(path, f"schema error at {where}: {exc.message}") from None
+        raise ProfileFileError(path, f"schema error at {where}: {exc.message}", action) from None
 
 
 def read_profile_file(path) -> dict:

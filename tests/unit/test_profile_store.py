@@ -66,6 +66,71 @@ def test_loading_a_folder_is_a_profile_file_error(tmp_path):
         load_profile(tmp_path)
 
 
+def tree(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_saving_to_a_folder_is_one_clear_error_and_writes_nothing(tmp_path):
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    with pytest.raises(ProfileFileError, match=f"cannot save profile {folder}: it is a folder"):
+        save_profile(small(), folder)
+    assert tree(tmp_path) == ["alice"]  # no alice.versions/ either
+
+
+def test_saving_under_a_file_is_one_clear_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a folder")
+    with pytest.raises(ProfileFileError, match="cannot save profile .*notes.txt/u.json: cannot create its folder"):
+        save_profile(small(), tmp_path / "notes.txt" / "u.json")
+
+
+@pytest.mark.parametrize("weight", [float("nan"), float("inf"), float("-inf"), -1.0])
+def test_a_non_finite_or_negative_weight_is_refused_before_anything_is_written(tmp_path, weight):
+    path = tmp_path / "u.json"
+    save_profile(small(), path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    bad = small(tag="b")
+    bad.statements[1].weight = weight  # json.dumps would write NaN / Infinity: not JSON
+    with pytest.raises(ProfileFileError, match=r"cannot save profile .*statement '[0-9a-f]+' \('I like b thing 1'\): "
+                                               r"weight must be a finite number >= 0"):
+        save_profile(bad, path)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    with pytest.raises(ProfileFileError, match="weight"):
+        save_profile(bad, tmp_path / "new" / "v.json")
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_weight_above_the_editor_maximum_still_saves(tmp_path):
+    # The editor caps weights at 10; files have no cap (the schema's), so what loads can be saved back
+    profile = Profile([Statement("I like heists", weight=12.5)])
+    save_profile(profile, tmp_path / "w.json")
+    assert load_profile(tmp_path / "w.json").statements[0].weight == 12.5
+
+
+@pytest.mark.parametrize("user_id", [{7}, [7], {"id": 7}, float("nan"), 7.5, True, object()])
+def test_a_user_id_that_is_no_id_is_one_clear_error(tmp_path, user_id):
+    with pytest.raises(ProfileFileError, match=r"cannot save profile .*: user_id must be None, a string or a whole "
+                                               r"number, not"):
+        save_profile(Profile([Statement("I like heists")], user_id=user_id), tmp_path / "u.json")
+    assert tree(tmp_path) == []
+
+
+@pytest.mark.parametrize("facet", [{"kind": "genre", "value": {"Horror"}}, {"kind": "year", "value": float("nan")}])
+def test_anything_else_json_cannot_hold_is_refused_before_writing(tmp_path, facet):
+    profile = Profile([Statement("I like heists", facet=facet)])
+    with pytest.raises(ProfileFileError, match="cannot save profile .*: it cannot be written as JSON"):
+        save_profile(profile, tmp_path / "u.json")
+    assert tree(tmp_path) == []
+
+
+@pytest.mark.parametrize("user_id, saved", [(None, None), ("AEXAMPLEUSERMAYA01", "AEXAMPLEUSERMAYA01"),
+                                            ("0439064872", "0439064872"), (5.0, 5)])
+def test_user_ids_that_save(tmp_path, user_id, saved):
+    save_profile(Profile([Statement("I like heists")], user_id=user_id), tmp_path / "u.json")
+    assert json.loads((tmp_path / "u.json").read_text())["profile"]["user_id"] == saved
+    assert load_profile(tmp_path / "u.json").user_id == saved
+
+
 @pytest.mark.parametrize(
     "content, reason",
     [

@@ -116,10 +116,18 @@ def run(tiny: bool = False) -> dict:
         per_user = pd.concat([per_user, run_probe(slow, cases[: SLOW_PROBE_USERS_TINY if tiny else SLOW_PROBE_USERS_FULL])],
                              ignore_index=True)
     table = summarise_probe(per_user)
+    print(f"[bench profiles] {cases.report()}", flush=True)
     return {
         "edit_latency": lat,
         "negation_probe": table.round(4).to_dict("records"),
-        "negation_probe_setup": {"candidates_per_user": 20, "matching_per_user": 10,
-                                 "measure": "change of the disliked genre's mean rank percentile (+ = fell)",
-                                 "not_available": missing or "none"},
+        "negation_probe_setup": probe_setup(cases, missing),
     }
+
+
+def probe_setup(cases, missing: dict) -> dict:
+    """How the probe was set up, with the users make_cases passed over (by reason): the table covers only the
+    users with a case (slow rankers the first few of them; the table has each ranker's count)."""
+    return {"candidates_per_user": 20, "matching_per_user": 10,
+            "measure": "change of the disliked genre's mean rank percentile (+ = fell)",
+            "users_with_a_case": len(cases), "users_skipped": dict(cases.skipped) or "none",
+            "not_available": missing or "none"}

@@ -150,7 +150,8 @@ print("edit log:", *editor.log, sep="\n  ")
 # measure how far that genre's movies fall among 20 candidates (10 with the genre). The number is
 # the change of their mean rank percentile: **positive = they fell**, negative = the dislike
 # pulled them up. Every ranker the kit has among bi-encoder, like/dislike split, cross-encoder and
-# LLM pointwise is probed; the ones not available are listed.
+# LLM pointwise is probed; the ones not available are listed. Users the probe cannot use (no like
+# in their profile, too few candidates, every probe genre already in the profile) are counted by reason.
 
 # %%
 res = Resources(encoder=encoder, llm=llm)
@@ -163,10 +164,11 @@ for name, why in missing.items():
     print(f"not available: {name}: {why}")
 cases = make_cases(split, catalog, n_users=2 if TINY else 30, n_candidates=20, seed=0,
                    min_genre_items=20 if TINY else 50)
+print(cases.report())  # users with no like, too few candidates, or no genre left to dislike are not in the table
 t0 = time.perf_counter()
 per_user = run_probe(rankers, cases)
 summary = summarise_probe(per_user)
-print(f"{len(cases)} users, {time.perf_counter() - t0:.0f} s")
+print(f"probe: {time.perf_counter() - t0:.0f} s")
 summary.round(3)
 
 # %%

@@ -46,6 +46,11 @@ class ProbeCases(list):
         super().__init__(cases)
         self.skipped: Counter = Counter(skipped or {})
 
+    def report(self) -> str:
+        """One line for a notebook or a log: users probed, then those passed over by reason, most first."""
+        skipped = ", ".join(f"{n} ({why})" for why, n in self.skipped.most_common()) or "none"
+        return f"{len(self)} users probed; passed over: {skipped}"
+
 
 def make_cases(split, items: pd.DataFrame, n_users: int = 50, n_candidates: int = 20, seed: int = 0,
                min_genre_items: int = 50, users=None) -> ProbeCases:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from recnb.profiles.negation import make_cases
+from recnb.profiles.negation import ProbeCases, make_cases
 
 
 @pytest.fixture(scope="module")
@@ -26,3 +26,16 @@ def test_a_user_whose_profile_names_every_probe_genre_is_skipped_and_counted(dat
     assert all("drama" not in " ".join(s.text.lower() for s in c.profile) for c in cases)
     assert cases.skipped["every probe genre is in the profile"] > 0
     assert len(cases) + sum(cases.skipped.values()) == len(users)  # every user is a case or a counted skip
+
+
+def test_the_cases_report_names_who_was_passed_over(dataset, split):
+    users = sorted(split.train.user_id.unique())[:40]
+    cases = make_cases(split, dataset.items, n_users=40, min_genre_items=4000, users=users)
+    n = cases.skipped["every probe genre is in the profile"]
+    line = cases.report()
+    assert line.startswith(f"{len(cases)} users probed; passed over: ")
+    assert f"{n} (every probe genre is in the profile)" in line
+    assert ProbeCases().report() == "0 users probed; passed over: none"
+    some = ProbeCases(cases[:1], {"no like in the profile": 1, "too few unseen movies with or without the genre": 3})
+    assert some.report() == ("1 users probed; passed over: 3 (too few unseen movies with or without the genre), "
+                             "1 (no like in the profile)")  # most first

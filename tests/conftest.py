@@ -67,3 +67,17 @@ def _quiet_offline_env():
     # do not depend on what a benchmark left in the cache.
     os.environ.setdefault("RECNB_CROSS_ENCODER_MODE", "tiny")
     yield
+
+
+@pytest.fixture(scope="session")
+def amazon(tmp_path_factory):
+    """The Amazon Reviews 2023 format fixture (string item ids: ASINs), loaded from a scratch copy (the
+    loader writes its checksum manifest beside the files)."""
+    import shutil
+
+    import recnb
+
+    folder = tmp_path_factory.mktemp("amazon") / "amazon-reviews-2023"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "amazon-reviews-2023", folder)
+    with pytest.warns(UserWarning, match="reviewed again"):  # the fixture's repeated review, by design
+        return recnb.load_dataset("amazon-reviews-2023", folder)

@@ -8,7 +8,6 @@ A fake encoder (deterministic vectors per text) keeps retrieval cheap and exact.
 """
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,7 +18,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib adds no test folder
 from _retrieval_fakes import FakeEncoder  # noqa: E402
 
-import recnb  # noqa: E402
 from recnb.candidates import DenseRetriever, EmbeddingCache  # noqa: E402
 from recnb.data.dataset import Dataset  # noqa: E402
 from recnb.scores.base import Query  # noqa: E402
@@ -91,14 +89,6 @@ def test_micro_training_and_evaluation_on_string_ids(asin_dataset, tmp_path):
                                            retriever=retriever, catalog=catalog, depth=10, progress=False)
     assert set(per_user["user_id"]) <= set(trained.info["heldout_users"]) and len(per_user) > 0
     assert per_user["target"].map(type).eq(str).all() and summary["method"].tolist() == ["bi-encoder", "bm25", "trained"]
-
-
-@pytest.fixture(scope="module")
-def amazon(repo_root, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("amazon") / "amazon-reviews-2023"
-    shutil.copytree(repo_root / "tests" / "fixtures" / "amazon-reviews-2023", folder)
-    with pytest.warns(UserWarning, match="reviewed again"):  # the fixture's repeated review, by design
-        return recnb.load_dataset("amazon-reviews-2023", folder)
 
 
 def test_amazon_fixture_users_are_counted_not_cast(amazon, tmp_path):

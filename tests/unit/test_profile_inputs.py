@@ -155,15 +155,10 @@ def test_string_item_ids_go_through_the_profile_stack(tmp_path):
         Statement("x", evidence=(2.5,))
 
 
-def test_the_bundled_amazon_fixture_builds_a_scorer_and_a_profile(tmp_path, repo_root):
-    import shutil
-
-    import recnb
+def test_the_bundled_amazon_fixture_builds_a_scorer_and_a_profile(tmp_path, amazon):
     from recnb.text.profile import profile_for_user
 
-    folder = tmp_path / "amazon"
-    shutil.copytree(repo_root / "tests" / "fixtures" / "amazon-reviews-2023", folder)
-    ds = recnb.load_dataset("amazon-reviews-2023", folder)
+    ds = amazon
     enc = FakeEncoder()
     scorer = ProfileScorer(enc, ds.items, cache=EmbeddingCache(enc, root=tmp_path / "cache"))
     assert scorer.rows([ds.items.item_id.iloc[2]]).tolist() == [2]

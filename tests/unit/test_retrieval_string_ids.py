@@ -6,7 +6,6 @@ letter ASINs. Integer ids keep their int64 arrays and -1 placeholder (test_retri
 """
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib adds no test folder
 from _retrieval_fakes import FakeEncoder  # noqa: E402
 
-import recnb  # noqa: E402
 from recnb.candidates import BM25Index, DenseRetriever, EmbeddingCache, FactFilter, VectorIndex, recall_at_k  # noqa: E402
 from recnb.candidates.filters import make_filter  # noqa: E402
 from recnb.scores.base import Query  # noqa: E402
@@ -151,14 +149,6 @@ def test_fact_filter_keeps_string_ids():
 
 
 # -- the retriever and rankers on the Amazon fixture ----------------------------------------------------
-@pytest.fixture(scope="module")
-def amazon(repo_root, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("amazon") / "amazon-reviews-2023"
-    shutil.copytree(repo_root / "tests" / "fixtures" / "amazon-reviews-2023", folder)
-    with pytest.warns(UserWarning, match="reviewed again"):  # the fixture's repeated review, by design
-        return recnb.load_dataset("amazon-reviews-2023", folder)
-
-
 def test_dense_retriever_on_amazon(amazon, tmp_path):
     items = amazon.items
     r = DenseRetriever(items, cache=EmbeddingCache(FakeEncoder(), root=tmp_path), progress=False)

@@ -65,12 +65,14 @@ def _items(text: str) -> list[str]:
 def looks_like_title(text: str) -> bool:
     """Is this line written as a title ("The Last Hope") rather than prose ("Enjoy the show!")?
 
-    Title Case is the cue: every word but small function words starts upper-case (or is a number).
-    Only used for lines that match no catalog title, to tell an invented film from a sentence.
+    Title Case is the cue: every word but small function words starts upper-case (or is a number),
+    and there is a letter somewhere. Only used for lines that match no catalog title, to tell an
+    invented film from a sentence.
     """
     words = [w.strip("\"“”'`!?.,;:*()") for w in text.split()]
     words = [w for w in words if w]
-    return bool(words) and all(w[0].isupper() or w[0].isdigit() or not w[0].isalpha()
+    # a bare number ("2015" where a title should be) names nothing either
+    return any(c.isalpha() for w in words for c in w) and all(w[0].isupper() or w[0].isdigit() or not w[0].isalpha()
                                or (i and w.lower() in _SMALL_WORDS) for i, w in enumerate(words))
 
 

@@ -57,7 +57,8 @@ _TITLE_YEAR = re.compile(r"([\"“*]*)([A-Z0-9][^()\[\]\n\"“”*:;]{0,80}?)[\"
 #: a list line naming a title without a year: "1. Heat - ...", "Title: The Last Hope", "- Fargo: ..."
 _LIST_TITLE = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|[-*•]|(?:Movie\s+)?Title:)\s*(?:\*\*)?([A-Z0-9][^\n:()\[\]]{1,80}?)(?:\*\*)?\s*(?=$|\s[-–—]\s|:|\(|\[)")
 _NUMBERING = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s*")
-_LEAD_IN = re.compile(r"^(?:\d{1,2}[.)]\s*|[-*•]\s*|(?:I\s+)?(?:would\s+)?recommend(?:ation)?s?:?\s*|try\s+)+", re.IGNORECASE)
+_LEAD_IN = re.compile(r"^(?:\d{1,2}[.)]\s*|[-*•]\s*|(?:I\s+)?(?:would\s+)?recommend(?:ation)?s?:?\s*|try\s+"
+                      r"|(?:movie\s+)?title:\s*)+", re.IGNORECASE)
 #: what may sit between a title and the citation written with it: "Heat (1995) [6]", "**Heat** - [6]"
 #: a verb a sentence may put before a title: "Watch Heat (1995)", "Check out Fargo (1996)"
 _LEAD_VERB = re.compile(r"^(?:watch|see|enjoy|consider|check\s+out|also)\s+", re.IGNORECASE)
@@ -129,6 +130,8 @@ def find_mentions(text: str, catalog, among=None) -> list[Mention]:
         if token.lower() in {"s1", "s2", "f1", "f2"}:  # statement/fact labels some prompts use
             continue
         key = catalog._key(token)
+        if key is None and token.isalpha():  # "[year]", "[id]": a template's placeholder, not an item id
+            continue
         out.append(Mention(m.group(0), key, "citation", m.start(), m.end()))
     for m in _TITLE_YEAR.finditer(text):
         start, title, item = _read_title_year(text, m, catalog, among)
@@ -166,10 +169,12 @@ def _read_title_year(text: str, m: re.Match, catalog, among) -> tuple[int, str, 
     readings = []
     line_start = text.rfind("\n", 0, at) + 1
     head = re.search(r"[A-Z0-9][^()\[\]\n\"“”*;]{0,60}:\s*$", text[line_start:at])
+    colon = None
     if head:
         whole = text[line_start + head.start():at] + raw
         cut = _LEAD_IN.sub("", whole).strip()
-        readings.append((line_start + head.start() + whole.find(cut), cut))
+        colon = (line_start + head.start() + whole.find(cut), cut)
+        readings.append(colon)
     title = _LEAD_IN.sub("", raw.strip()).strip()
     tidiest = (at + raw.find(title), title)
     readings.append(tidiest)
@@ -187,6 +192,8 @@ def _read_title_year(text: str, m: re.Match, catalog, among) -> tuple[int, str, 
         item = _ground(catalog, f"{t} ({year})", among) if t else None
         if item is not None:
             return start, t, item
+    if colon is not None and looks_like_title(colon[1]):  # one invented "2019: The Last Man", not two
+        return colon[0], colon[1], None
     return tidiest[0], tidiest[1], None
 
 

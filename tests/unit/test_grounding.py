@@ -169,5 +169,5 @@ def test_looks_like_title():
     from recnb.ranking.grounding import looks_like_title
     for t in ["The Last Hope", "Night of the Iron Moon", "2001: A Space Odyssey", "Airplane!", "Se7en", "M*A*S*H"]:
         assert looks_like_title(t), t
-    for t in ["Enjoy the show!", "I hope you like these picks.", "The 31 earlier movies I watched are not shown", ""]:
+    for t in ["Enjoy the show!", "I hope you like these picks.", "The 31 earlier movies I watched are not shown", "", "2015"]:
         assert not looks_like_title(t), t

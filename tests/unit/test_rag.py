@@ -343,3 +343,23 @@ def test_stats_and_counts_agree_on_invented_items(catalog):
     rag = RAGRecommender(catalog, ScriptedLLM(["Space Llamas (2003) [6] is fun. Space Llamas (2003) again."]), k=1, n=1)
     a = rag.answer("fun", retrieved=[6])
     assert a.counts()["invented_items"] == rag.stats["invented_items"] == 1
+
+
+def test_template_echoes_are_not_invented_items(catalog):
+    """What the bundled model writes with retrieval (notebook 06, `make bench` systems): a "Title:" label,
+    a bare year where a title goes, placeholders such as "[year]" or "[id]". Those were 12 of 30 items
+    named, counted as invented; a colon title after "Title:" was split in two invented items."""
+    r = check_answer("Title: 2015 [year]\ngenres: Action\nTitle: 2011 [id]: 2011", catalog)
+    assert r.invented == [] and r.counts()["invented_items"] == 0
+    r = check_answer("Title: 2019: The Last Man (2019)\nGenre: Science Fiction", catalog)
+    assert [m.text for m in r.invented] == ["2019: The Last Man (2019)"]
+    r = check_answer("Title: Alien (1979) is a horror film.", catalog)
+    assert [(m.text, m.item_id) for m in r.mentions] == [("Alien (1979)", 1214)]
+
+
+def test_a_colon_title_after_a_title_label_grounds_whole(dataset):
+    cat = ItemCatalog(dataset.items)
+    left = cat.ground_title("Left Behind: World at War (2005)")[0]
+    assert left is not None
+    r = check_answer("Title: Left Behind: World at War (2005) is a drama film.", cat, retrieved=[left])
+    assert [(m.text, m.item_id) for m in r.mentions] == [("Left Behind: World at War (2005)", left)]

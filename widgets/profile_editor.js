@@ -82,6 +82,11 @@ function statementRow(s, index, count, ui) {
   text.addEventListener("change", () => {
     if (!ui.redrawing()) save();
   });
+  // A redraw while typing puts the draft into a new box, which fires no "change" when left (its value
+  // was set, not typed): leaving it must send the draft all the same.
+  text.addEventListener("blur", () => {
+    if (!ui.redrawing() && drafts.has(text.dataset.draft)) save();
+  });
   row.appendChild(text);
   row.appendChild(button("save", "recnb-pe-save", "apply the new text", save));
 
@@ -91,11 +96,14 @@ function statementRow(s, index, count, ui) {
   weight.max = "10";
   weight.step = "0.1";
   weight.title = "weight";
-  weight.addEventListener("change", () => {
-    if (ui.redrawing()) return; // removed by a redraw, not left (see the text box)
+  const sendWeight = () => {
+    // removed by a redraw, not left (see the text box); no draft: already sent, or never typed
+    if (ui.redrawing() || !drafts.has(weight.dataset.draft)) return;
     drafts.delete(weight.dataset.draft);
     send({ op: "weight", id: s.id, weight: parseFloat(weight.value) });
-  });
+  };
+  weight.addEventListener("change", sendWeight);
+  weight.addEventListener("blur", sendWeight); // a draft carried into a new box by a redraw
   row.appendChild(weight);
 
   row.appendChild(button("↑", "recnb-pe-up", "move up", () => send({ op: "move", id: s.id, index: index - 1 }), index === 0));

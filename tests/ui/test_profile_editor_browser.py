@@ -94,3 +94,18 @@ def test_typed_text_survives_other_edits(page, lab, scratch_dir):
     _lab.kernel_until(page, "len(w.statements) == 3")
     assert _lab.run_code(page, "print(w.statements[2]['text'], w.statements[2]['polarity'])").strip() == \
         "I dislike horror films dislike"
+
+
+def test_a_draft_carried_through_a_redraw_is_sent_when_the_box_is_left(page, lab, scratch_dir):
+    """A kernel update while a weight was being typed rebuilt the box with the draft in it; leaving
+    that box fired no "change" (its value was set, not typed), so the shown weight never reached the
+    kernel (seen in a full test run: the box said 2, the profile kept 1)."""
+    out = _lab.run_notebook(page, lab, scratch_dir, "profile_editor.ipynb", [SETUP, "print('ready', len(w.ranking))"])
+    out.locator(".recnb-profile-editor .recnb-pe-item").first.wait_for(timeout=60_000)
+    weight = out.locator(".recnb-pe-statement").nth(0).locator(".recnb-pe-weight")
+    weight.fill("2")  # typed, not sent yet
+    _lab.run_code(page, "w.apply({'op': 'weight', 'id': w.statements[1]['id'], 'weight': 3})")  # the kernel redraws
+    page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea .recnb-pe-weight')[1].value === '3'")
+    assert weight.input_value() == "2"
+    weight.press("Tab")
+    _lab.kernel_until(page, "w.statements[0]['weight'] == 2")

@@ -202,20 +202,18 @@ def _titles_before_citations(text: str, mentions, catalog) -> list[Mention]:
     name a catalog item exactly, other than the cited one: kept as title mentions so
     :func:`find_mismatches` sees the title and the citation disagree."""
     matcher = catalog.title_matcher()
-    taken = [(m.start, m.end) for m in mentions if m.kind == "title"]
     out = []
     for c in mentions:
         if c.kind != "citation" or c.item_id is None:
             continue
-        line_start = text.rfind("\n", 0, c.start) + 1
-        floor = max([line_start] + [e for s, e in taken if e <= c.start] + [m.end for m in mentions
-                                                                             if m.kind == "citation" and m.end <= c.start])
+        # only the words after the line start and after any mention before this citation
+        floor = max([text.rfind("\n", 0, c.start) + 1] + [m.end for m in mentions if m.end <= c.start])
         seg = text[floor:c.start]
         tail = re.search(r"[ \t*\"“”'`:,–—-]*$", seg)
         words = list(re.finditer(r"\S+", seg[:tail.start()]))[-6:]
         for n in range(len(words)):  # longest first
             span = seg[words[n].start():tail.start()].strip(" *\"“”'`")
-            if not span[:1].isupper() and not span[:1].isdigit() or not looks_like_title(span):
+            if not looks_like_title(span):
                 continue
             key, _ = matcher.line_parts(span)
             ids = matcher.by_key.get(key, [])
